@@ -1,0 +1,90 @@
+/**
+ * `envtorch serve <env>`: hosts a bundled env over HTTP and WebSocket.
+ *
+ * @module
+ */
+import { createApp, serve } from "../core/server.ts";
+import { getEnv } from "../envs/registry.ts";
+import { type Command, intFlag, numberFlag, parseFlags, UsageError } from "./common.ts";
+
+const usage = `Usage: envtorch serve <env> [--port N | --socket PATH] [options]
+
+Hosts a bundled env: HTTP routes and the WebSocket /ws session of PROTOCOL.md.
+
+Options:
+  --port N             TCP port (default: $PORT or 8000; 0 picks a free one)
+  --host HOST          interface to bind (default 127.0.0.1; 0.0.0.0 in a container)
+  --socket PATH        listen on a unix socket instead (default: $ENVTORCH_SOCKET)
+  --max-sessions N     sessions at once, HTTP and WebSocket together (default 64)
+  --idle-timeout S     close a session after S seconds without a call (default 300, 0: never)
+  --max-body-bytes N   largest request body or WebSocket message (default 1048576)
+  -h, --help           show this help`;
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "host a bundled env over HTTP and WebSocket",
+  usage,
+  async run(args) {
+    const { values, positionals } = parseFlags(args, {
+      port: { type: "string" },
+      host: { type: "string" },
+      socket: { type: "string" },
+      "max-sessions": { type: "string" },
+      "idle-timeout": { type: "string" },
+      "max-body-bytes": { type: "string" },
+      "exit-on-stdin-eof": { type: "boolean" },
+    });
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        positionals.length
+          ? `Expected one env, got ${positionals.join(" ")}`
+          : "Missing the env to serve",
+      );
+    }
+    const socket = values.socket ??
+      (values.port === undefined ? Deno.env.get("ENVTORCH_SOCKET") : undefined);
+    if (values.socket !== undefined && values.port !== undefined) {
+      throw new UsageError("Use --port or --socket, not both");
+    }
+    if (socket !== undefined && values.host !== undefined) {
+      throw new UsageError("--host applies to TCP only, not to --socket");
+    }
+    const port =
+      intFlag("port", values.port ?? (socket ? undefined : Deno.env.get("PORT")), 0, 65535) ?? 8000;
+    const maxSessions = intFlag("max-sessions", values["max-sessions"], 1, 1_000_000);
+    const idleTimeoutS = numberFlag("idle-timeout", values["idle-timeout"]);
+    const maxBytes = intFlag("max-body-bytes", values["max-body-bytes"], 1024, 1 << 30);
+    const manifest = await getEnv(positionals[0]!);
+    const app = createApp(manifest.create, manifest.models, {
+      maxSessions,
+      idleTimeoutS,
+      concurrentSessions: manifest.concurrentSessions,
+      maxBodyBytes: maxBytes,
+      maxMessageBytes: maxBytes,
+    });
+    const server = socket ? serve(app, { socket }) : serve(app, { port, hostname: values.host });
+    console.log(`envtorch: serving ${manifest.name} on ${server.baseUrl}`);
+    const stop = () => void server.shutdown();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+    if (values["exit-on-stdin-eof"]) {
+      (async () => {
+        const buf = new Uint8Array(256);
+        try {
+          while ((await Deno.stdin.read(buf)) !== null) { /* keep reading until EOF */ }
+        } catch {
+          // A broken pipe is an EOF too.
+        }
+        stop();
+      })();
+    }
+    await server.finished;
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    return 0;
+  },
+};

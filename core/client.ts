@@ -1,0 +1,285 @@
+/**
+ * The typed env client: `reset`, `step`, `state`, `close`, over a WebSocket
+ * session (default), HTTP, or in-process, with results validated by the
+ * env's own zod schemas.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { ConnectionError, ValidationError } from "./errors.ts";
+import {
+  Action,
+  type EnvModels,
+  Observation,
+  type ResetOptions,
+  State,
+  type StepResult,
+  type WireStepResult,
+} from "./models.ts";
+import type { EnvApp } from "./server.ts";
+import {
+  type CallOptions,
+  type ClientRequest,
+  HttpTransport,
+  InProcessTransport,
+  type Transport,
+  WebSocketTransport,
+} from "./transport.ts";
+
+/** A running server someone started for this client (a process, a container). */
+export interface ServerHandle {
+  /** Where the server listens. */
+  baseUrl: string;
+  /** Stops the server and frees what it holds. */
+  close(): Promise<void>;
+}
+
+/** Options of an env client. */
+export interface ClientOptions {
+  /** `http://host:port`, `ws://host:port` or `unix:/path/to.sock`. */
+  baseUrl?: string;
+  /**
+   * How to talk to the server: a WebSocket session, HTTP requests with an
+   * `envtorch-session` header, or a ready Transport.
+   * @default "websocket"
+   */
+  transport?: "websocket" | "http" | Transport;
+  /** Serve the client from this app in-process instead of over a socket. */
+  app?: EnvApp;
+  /**
+   * Seconds a call may take before it fails with TimeoutError (a step with
+   * `timeout_s` gets that much more).
+   * @default 60
+   */
+  timeoutS?: number;
+  /** Extra headers on requests (or the WebSocket handshake). */
+  headers?: HeadersInit;
+  /** Aborts every call of this client. */
+  signal?: AbortSignal;
+  /** A server to stop when the client closes. */
+  server?: ServerHandle;
+}
+
+/** Per-call options of reset, step and state. */
+export interface RequestOptions {
+  /** Aborts this call. */
+  signal?: AbortSignal;
+  /** Seconds this call may take. */
+  timeoutS?: number;
+}
+
+/** Options of {@link HTTPEnvClient.step}. */
+export interface StepCallOptions extends RequestOptions {
+  /** Time the server allows the env for this step, in seconds. */
+  timeout_s?: number;
+}
+
+/** Options of {@link HTTPEnvClient.reset}: the protocol's reset fields, the env's own, and call options. */
+export type ResetCallOptions = ResetOptions & RequestOptions & Record<string, unknown>;
+
+type ClientClass = { models: EnvModels; envName?: string; name: string };
+
+/**
+ * A typed client of one env session. A subclass names its models:
+ *
+ * @example
+ * ```ts
+ * import { HTTPEnvClient } from "../mod.ts";
+ * import {
+ *   type EchoAction,
+ *   type EchoObservation,
+ *   echoModels,
+ *   type EchoState,
+ * } from "../envs/echo/models.ts";
+ *
+ * class MyEchoClient extends HTTPEnvClient<EchoAction, EchoObservation, EchoState> {
+ *   static override models = echoModels;
+ * }
+ * const client = new MyEchoClient({ baseUrl: "http://127.0.0.1:8000" });
+ * console.log(client.baseUrl);
+ * await client.close();
+ * ```
+ */
+export class HTTPEnvClient<
+  A extends Action = Action,
+  O extends Observation = Observation,
+  S extends State = State,
+> implements AsyncDisposable {
+  /** The env's models; a subclass overrides this. */
+  static models: EnvModels = { action: Action, observation: Observation, state: State };
+  /** The registry name of the env, for providers that start it by name. */
+  static envName?: string;
+
+  /** Where the server is (`in-process` for an in-process client). */
+  readonly baseUrl: string;
+  /** The models results are parsed with. */
+  protected readonly models: EnvModels;
+  #transport: Transport;
+  #timeoutS: number;
+  #signal?: AbortSignal;
+  #server?: ServerHandle;
+  #closing?: Promise<void>;
+
+  /** Creates a client; it connects on the first call or on {@link connect}. */
+  constructor(options: ClientOptions) {
+    this.models = (this.constructor as unknown as ClientClass).models;
+    this.#timeoutS = options.timeoutS ?? 60;
+    this.#signal = options.signal;
+    this.#server = options.server;
+    if (options.app) {
+      this.baseUrl = "in-process";
+      this.#transport = new InProcessTransport(options.app);
+    } else if (typeof options.transport === "object") {
+      this.baseUrl = options.baseUrl ?? "custom";
+      this.#transport = options.transport;
+    } else {
+      if (!options.baseUrl) throw new TypeError("An env client needs a baseUrl or an app");
+      this.baseUrl = options.baseUrl;
+      const net = { headers: options.headers };
+      this.#transport = options.transport === "http"
+        ? new HttpTransport(options.baseUrl, net)
+        : new WebSocketTransport(options.baseUrl, net);
+    }
+  }
+
+  /** Opens the connection now rather than on the first call. */
+  async connect(options: RequestOptions = {}): Promise<this> {
+    if (this.#transport instanceof WebSocketTransport) {
+      await this.#transport.connect(this.#callOptions(options));
+    }
+    return this;
+  }
+
+  /**
+   * Starts a new episode.
+   * @param options `seed`, `episode_id` and any reset option the env takes.
+   */
+  async reset(options: ResetCallOptions = {}): Promise<StepResult<O>> {
+    const { signal, timeoutS, ...data } = options;
+    const reply = await this.#request(
+      { type: "reset", data: stripUndefined(data) },
+      { signal, timeoutS },
+    );
+    if (reply.type !== "observation") throw unexpected("reset", reply.type);
+    return this._parseResult(reply.data);
+  }
+
+  /** Sends one action and returns the observation, reward and done flag. */
+  async step(action: A, options: StepCallOptions = {}): Promise<StepResult<O>> {
+    const { timeout_s, ...call } = options;
+    const request: ClientRequest = { type: "step", data: this._stepPayload(action) };
+    if (timeout_s !== undefined) request.timeout_s = timeout_s;
+    const timeoutS = call.timeoutS ??
+      (timeout_s !== undefined ? this.#timeoutS + timeout_s : undefined);
+    const reply = await this.#request(request, { ...call, timeoutS });
+    if (reply.type !== "observation") throw unexpected("step", reply.type);
+    return this._parseResult(reply.data);
+  }
+
+  /** The env's current state. */
+  async state(options: RequestOptions = {}): Promise<S> {
+    const reply = await this.#request({ type: "state" }, options);
+    if (reply.type !== "state") throw unexpected("state", reply.type);
+    return this._parseState(reply.data);
+  }
+
+  /** Ends the session, and stops the server if this client started it. Safe to call twice. */
+  close(): Promise<void> {
+    return this.#closing ??= (async () => {
+      try {
+        await this.#transport.close();
+      } finally {
+        await this.#server?.close();
+      }
+    })();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Turns an action into the JSON sent on the wire; override to customise. */
+  protected _stepPayload(action: A): Record<string, unknown> {
+    return action as Record<string, unknown>;
+  }
+
+  /** Turns a wire step result into a typed StepResult; override to customise. */
+  protected _parseResult(payload: WireStepResult): StepResult<O> {
+    const raw = {
+      ...(payload.observation ?? {}),
+      reward: payload.reward ?? null,
+      done: payload.done ?? false,
+    };
+    const parsed = this.models.observation.safeParse(raw);
+    if (!parsed.success) {
+      throw serverSent("observation", parsed.error);
+    }
+    const observation = parsed.data as O;
+    return { observation, reward: observation.reward, done: observation.done };
+  }
+
+  /** Turns the wire state into a typed State; override to customise. */
+  protected _parseState(payload: Record<string, unknown>): S {
+    const parsed = this.models.state.safeParse(payload);
+    if (!parsed.success) throw serverSent("state", parsed.error);
+    return parsed.data as S;
+  }
+
+  #callOptions(options: RequestOptions): CallOptions {
+    const signals = [options.signal, this.#signal].filter((s): s is AbortSignal => !!s);
+    return {
+      timeoutS: options.timeoutS ?? this.#timeoutS,
+      signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+    };
+  }
+
+  #request(request: ClientRequest, options: RequestOptions) {
+    if (this.#closing) return Promise.reject(new ConnectionError("Client is closed"));
+    return this.#transport.request(request, this.#callOptions(options));
+  }
+}
+
+function stripUndefined(data: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
+}
+
+function unexpected(call: string, type: string): ConnectionError {
+  return new ConnectionError(`Server answered ${call} with a ${type} message`);
+}
+
+function serverSent(what: string, error: z.ZodError): ValidationError {
+  const e = ValidationError.fromZod(what, error);
+  return new ValidationError(
+    `Server sent an invalid ${what}: ${e.message.replace(/^Invalid \w+: /, "")}`,
+    e.errors,
+  );
+}
+
+/** A JSON object, as sent and received by {@link GenericEnvClient}. */
+export type JsonObject = Record<string, unknown>;
+
+/** Observation of any env: the base fields plus whatever the server sends. */
+export const GenericObservation = z.looseObject(Observation.shape);
+/** An observation of any env. */
+export type GenericObservation = z.infer<typeof GenericObservation>;
+
+/**
+ * A client for any server that speaks the protocol (OpenEnv's included):
+ * actions and observations are raw JSON objects.
+ *
+ * @example
+ * ```ts
+ * import { GenericEnvClient } from "../mod.ts";
+ * const env = new GenericEnvClient({ baseUrl: "http://127.0.0.1:8000" });
+ * await env.close();
+ * ```
+ */
+export class GenericEnvClient
+  extends HTTPEnvClient<JsonObject & Action, GenericObservation, State> {
+  static override models: EnvModels = {
+    action: z.looseObject(Action.shape),
+    observation: GenericObservation,
+    state: State,
+  };
+}

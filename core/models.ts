@@ -1,0 +1,118 @@
+/**
+ * Base models of the wire protocol. An env declares its own models by
+ * extending these zod schemas; the TypeScript types are `z.infer` of them, the
+ * server validates with them, `/schema` is generated from them and the client
+ * parses with them.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Header that names an HTTP session (see PROTOCOL.md). */
+export const SESSION_HEADER = "envtorch-session";
+
+/** Free-form metadata attached to actions and observations. */
+export const Metadata = z.record(z.string(), z.unknown());
+
+/**
+ * Base action: `metadata` plus the env's own fields. Unknown fields are
+ * rejected (422 over HTTP, `VALIDATION_ERROR` over WebSocket).
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { Action } from "./models.ts";
+ * const MoveAction = Action.extend({ direction: z.enum(["left", "right"]) });
+ * MoveAction.parse({ direction: "left" });
+ * ```
+ */
+export const Action = z.strictObject({
+  metadata: Metadata.optional(),
+});
+/** A base action. */
+export type Action = z.infer<typeof Action>;
+
+/** Reward carried by an observation: a number, a boolean, or none. */
+export const Reward = z.union([z.number(), z.boolean(), z.null()]);
+/** A reward value. */
+export type Reward = z.infer<typeof Reward>;
+
+/** Base observation: `done`, `reward`, `metadata` plus the env's own fields. */
+export const Observation = z.strictObject({
+  done: z.boolean().default(false),
+  reward: Reward.default(null),
+  metadata: Metadata.default({}),
+});
+/** A base observation. */
+export type Observation = z.infer<typeof Observation>;
+
+/** Base state: the episode id and the step count; env fields are allowed. */
+export const State = z.looseObject({
+  episode_id: z.string().nullable().default(null),
+  step_count: z.number().int().min(0).default(0),
+});
+/** A base state. */
+export type State = z.infer<typeof State>;
+
+/** Base options of `reset`; an env may accept more. */
+export const ResetOptions = z.looseObject({
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  episode_id: z.string().max(255).optional(),
+});
+/** Options of `reset`. */
+export type ResetOptions = z.infer<typeof ResetOptions>;
+
+/** What `reset` and `step` give the caller. */
+export interface StepResult<O extends Observation = Observation> {
+  /** The observation, with `reward` and `done` inside it too. */
+  observation: O;
+  /** The reward of this step. */
+  reward: Reward;
+  /** Whether the episode has ended. */
+  done: boolean;
+}
+
+/** The wire form of a step result: `observation` without `reward` and `done`. */
+export interface WireStepResult {
+  observation: Record<string, unknown>;
+  reward: Reward;
+  done: boolean;
+}
+
+/** The set of schemas that describes one env. */
+export interface EnvModels<
+  A extends z.ZodType<Action> = z.ZodType<Action>,
+  O extends z.ZodType<Observation> = z.ZodType<Observation>,
+  S extends z.ZodType<State> = z.ZodType<State>,
+> {
+  /** Schema of an action. */
+  action: A;
+  /** Schema of an observation. */
+  observation: O;
+  /** Schema of the state. */
+  state: S;
+  /** Schema of reset options; defaults to {@link ResetOptions}. */
+  resetOptions?: z.ZodType<ResetOptions>;
+}
+
+/**
+ * Puts an observation on the wire: `reward` and `done` move up beside it and
+ * `metadata` stays inside (unlike OpenEnv, which drops it).
+ */
+export function serializeObservation(observation: Observation): WireStepResult {
+  const { reward, done, metadata, ...rest } = observation;
+  return {
+    observation: { ...rest, metadata: metadata ?? {} },
+    reward: reward ?? null,
+    done: done ?? false,
+  };
+}
+
+/** JSON Schemas of an env's models, as served at `GET /schema`. */
+export function jsonSchemas(models: EnvModels): Record<string, unknown> {
+  return {
+    action: z.toJSONSchema(models.action, { io: "input", unrepresentable: "any" }),
+    observation: z.toJSONSchema(models.observation, { unrepresentable: "any" }),
+    state: z.toJSONSchema(models.state, { unrepresentable: "any" }),
+  };
+}

@@ -1,0 +1,469 @@
+/**
+ * The env server: a Hono app with every HTTP route and the WebSocket `/ws`
+ * session of PROTOCOL.md, and {@link serve} to listen on TCP or a unix socket.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { EnvFactory, EnvMetadata } from "./environment.ts";
+import {
+  asEnvTorchError,
+  EnvTorchError,
+  InvalidJsonError,
+  PayloadTooLargeError,
+  SessionError,
+  toHttpBody,
+  ValidationError,
+} from "./errors.ts";
+import { type EnvModels, jsonSchemas, serializeObservation, SESSION_HEADER } from "./models.ts";
+import { type Session, SessionManager } from "./sessions.ts";
+import { errorMessage, openWireSession, type WireSession } from "./wire_session.ts";
+
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAX_PENDING_MESSAGES = 256;
+
+/** Options of {@link createApp}. */
+export interface AppOptions {
+  /**
+   * Most sessions open at once, HTTP and WebSocket together. Forced to 1
+   * when `concurrentSessions` is false.
+   * @default 64
+   */
+  maxSessions?: number;
+  /**
+   * Whether the env may run many sessions in one process.
+   * @default true
+   */
+  concurrentSessions?: boolean;
+  /**
+   * Seconds without a call after which a session is closed; 0 disables.
+   * @default 300
+   */
+  idleTimeoutS?: number;
+  /**
+   * Largest request body, in bytes.
+   * @default 1048576
+   */
+  maxBodyBytes?: number;
+  /**
+   * Largest WebSocket message, in bytes.
+   * @default 1048576
+   */
+  maxMessageBytes?: number;
+  /** What `/metadata` reports; by default, read from a fresh env. */
+  metadata?: EnvMetadata;
+}
+
+/** The app {@link createApp} returns: a Hono app that also owns its sessions. */
+export class EnvApp extends Hono implements AsyncDisposable {
+  /** The sessions of this app, HTTP and WebSocket alike. */
+  sessions!: SessionManager;
+  /** The options in effect. */
+  limits!: Required<Pick<AppOptions, "maxBodyBytes" | "maxMessageBytes">>;
+
+  /** Closes every session and stops the idle reaper. */
+  close(): Promise<void> {
+    return this.sessions.closeAll();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+const StepBody = z.strictObject({
+  action: z.record(z.string(), z.unknown()),
+  timeout_s: z.number().positive().max(86_400).optional(),
+  request_id: z.string().max(255).optional(),
+});
+
+/**
+ * Creates the Hono app of an env: `/health`, `/metadata`, `/schema`,
+ * `/reset`, `/step`, `/state`, `DELETE /session` and the WebSocket `/ws`.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from "../mod.ts";
+ * import { EchoEnvironment, echoModels } from "../envs/echo/mod.ts";
+ *
+ * await using app = createApp(() => new EchoEnvironment(), echoModels);
+ * const res = await app.request("/health");
+ * console.log(await res.json()); // { status: "healthy" }
+ * ```
+ */
+export function createApp(
+  factory: EnvFactory,
+  models: EnvModels,
+  options: AppOptions = {},
+): EnvApp {
+  const concurrent = options.concurrentSessions ?? true;
+  const app = new EnvApp();
+  app.sessions = new SessionManager(factory, models, {
+    maxSessions: concurrent ? options.maxSessions ?? 64 : 1,
+    idleTimeoutS: options.idleTimeoutS ?? 300,
+  });
+  app.limits = {
+    maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
+    maxMessageBytes: options.maxMessageBytes ?? 1 << 20,
+  };
+  const sessions = app.sessions;
+  const schemas = jsonSchemas(models);
+  let metadata: Promise<EnvMetadata> | undefined = options.metadata
+    ? Promise.resolve(options.metadata)
+    : undefined;
+  let defaultSessionId: string | undefined;
+  let defaultOpening: Promise<Session> | undefined;
+
+  /** The session a request names, the default one, or a new one. */
+  async function sessionFor(header: string | undefined, route: string): Promise<Session> {
+    if (header === undefined || header === "") {
+      const existing = defaultSessionId ? sessions.get(defaultSessionId) : undefined;
+      if (existing) return existing;
+      defaultOpening ??= sessions.open("http").then((s) => {
+        defaultSessionId = s.id;
+        return s;
+      }).finally(() => (defaultOpening = undefined));
+      return await defaultOpening;
+    }
+    if (header === "new") {
+      if (route !== "reset") {
+        throw new SessionError(`${SESSION_HEADER}: new is only valid on POST /reset`, {
+          status: 400,
+        });
+      }
+      return await sessions.open("http");
+    }
+    if (!SESSION_ID.test(header)) {
+      throw new SessionError(
+        `Malformed ${SESSION_HEADER} header: expected "new" or a session id`,
+        { status: 400 },
+      );
+    }
+    const session = sessions.get(header);
+    if (!session || session.kind !== "http") {
+      throw new SessionError(`Unknown session ${header}: it was closed, reaped or never existed`, {
+        status: 404,
+      });
+    }
+    return session;
+  }
+
+  app.onError((error, c) => {
+    const e = error instanceof EnvTorchError ? error : asEnvTorchError(error, "Request failed");
+    return c.json(toHttpBody(e), e.status as 400);
+  });
+  app.notFound((c) => c.json({ detail: "Not Found" }, 404));
+
+  app.get("/health", (c) => c.json({ status: "healthy" }));
+
+  app.get("/metadata", async (c) => {
+    metadata ??= (async () => {
+      const env = await factory();
+      try {
+        return env.metadata;
+      } finally {
+        await env.close();
+      }
+    })();
+    try {
+      return c.json(await metadata);
+    } catch (error) {
+      metadata = undefined;
+      throw error;
+    }
+  });
+
+  app.get("/schema", (c) => c.json(schemas));
+
+  app.post("/reset", async (c) => {
+    const body = await readJson(c.req.raw, app.limits.maxBodyBytes, { allowEmpty: true });
+    if (body !== undefined && (body === null || typeof body !== "object" || Array.isArray(body))) {
+      throw new ValidationError("Invalid reset request: body must be a JSON object", [
+        { loc: ["body"], msg: "Expected an object", type: "invalid_type" },
+      ]);
+    }
+    const session = await sessionFor(c.req.header(SESSION_HEADER), "reset");
+    const result = await session.reset(body ?? {});
+    c.header(SESSION_HEADER, session.id);
+    return c.json(serializeObservation(result.observation));
+  });
+
+  app.post("/step", async (c) => {
+    const raw = await readJson(c.req.raw, app.limits.maxBodyBytes);
+    const parsed = StepBody.safeParse(raw);
+    if (!parsed.success) {
+      throw ValidationError.fromZod("step request", parsed.error, ["body"]);
+    }
+    const session = await sessionFor(c.req.header(SESSION_HEADER), "step");
+    let result;
+    try {
+      result = await session.step(parsed.data.action, { timeout_s: parsed.data.timeout_s });
+    } catch (error) {
+      if (error instanceof ValidationError && error.status === 422) {
+        // Point the locations at the action inside the body, as FastAPI does.
+        const errors = error.errors.map((e) => ({ ...e, loc: ["body", "action", ...e.loc] }));
+        throw new ValidationError(error.message, errors);
+      }
+      throw error;
+    }
+    c.header(SESSION_HEADER, session.id);
+    return c.json(serializeObservation(result.observation));
+  });
+
+  app.get("/state", async (c) => {
+    const session = await sessionFor(c.req.header(SESSION_HEADER), "state");
+    const state = await session.state();
+    c.header(SESSION_HEADER, session.id);
+    return c.json(state);
+  });
+
+  app.delete("/session", async (c) => {
+    const header = c.req.header(SESSION_HEADER);
+    const session = await sessionFor(header, "close");
+    await sessions.close(session.id, "closed by the client");
+    return c.body(null, 204);
+  });
+
+  app.get("/ws", (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return c.json({ detail: "Expected a WebSocket upgrade request" }, 426);
+    }
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(c.req.raw);
+    } catch (error) {
+      return c.json({ detail: `Cannot upgrade to WebSocket: ${(error as Error).message}` }, 400);
+    }
+    const { socket, response } = upgraded;
+    const opened = openWireSession(sessions, app.limits.maxMessageBytes);
+    attachSocket(socket, opened, sessions);
+    return response;
+  });
+
+  return app;
+}
+
+/** Wires a server-side WebSocket to its session, in message order. */
+function attachSocket(
+  socket: WebSocket,
+  opened: Promise<WireSession | EnvTorchError>,
+  sessions: SessionManager,
+): void {
+  let wire: WireSession | undefined;
+  let chain: Promise<unknown> = opened;
+  let pending = 0;
+  const send = (message: unknown) => {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  };
+  const closeSocket = (code: number, reason: string) => {
+    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+      socket.close(code, reason.slice(0, 120));
+    }
+  };
+
+  socket.onopen = () => {
+    void opened.then((result) => {
+      if (result instanceof EnvTorchError) {
+        send(errorMessage(result));
+        closeSocket(1013, result.message);
+        return;
+      }
+      wire = result;
+      result.session.onClose((reason) => {
+        closeSocket(reason.startsWith("idle") ? 4000 : 1001, `Session ${reason}`);
+      });
+      if (socket.readyState !== WebSocket.OPEN) void sessions.close(result.session.id, "gone");
+    });
+  };
+
+  socket.onmessage = (event) => {
+    if (++pending > MAX_PENDING_MESSAGES) {
+      closeSocket(1008, `More than ${MAX_PENDING_MESSAGES} messages waiting for replies`);
+      return;
+    }
+    chain = chain.then(async () => {
+      try {
+        if (!wire) return;
+        if (typeof event.data !== "string") {
+          send(errorMessage(
+            new InvalidJsonError("Binary frames are not supported: send JSON in a text frame"),
+          ));
+          return;
+        }
+        const { reply, close } = await wire.handle(event.data);
+        if (reply) send(reply);
+        if (close) closeSocket(1000, "Closed by the client");
+      } finally {
+        pending--;
+      }
+    });
+  };
+
+  socket.onclose = () => {
+    void opened.then((result) => {
+      if (!(result instanceof EnvTorchError)) {
+        void sessions.close(result.session.id, "connection closed");
+      }
+    });
+  };
+  socket.onerror = () => {};
+}
+
+/** Options of {@link readJson}. */
+interface ReadJsonOptions {
+  /** An empty body gives `undefined` instead of an error. */
+  allowEmpty?: boolean;
+}
+
+/**
+ * Reads a request body as JSON, enforcing the size limit while streaming (a
+ * lying or missing Content-Length changes nothing) and rejecting invalid UTF-8.
+ */
+export async function readJson(
+  req: Request,
+  maxBytes: number,
+  options: ReadJsonOptions = {},
+): Promise<unknown> {
+  const tooLarge = () =>
+    new PayloadTooLargeError(`Request body is over the limit of ${maxBytes} bytes`);
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await req.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBytes) {
+          await reader.cancel().catch(() => {});
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new InvalidJsonError("Request body is not valid UTF-8");
+  }
+  if (text.trim() === "") {
+    if (options.allowEmpty) return undefined;
+    throw new InvalidJsonError("Request body is empty: expected JSON");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidJsonError(`Request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Where {@link serve} listens: a TCP port, or a unix socket path. */
+export type ListenOptions =
+  | {
+    /** TCP port; 0 picks a free one. */
+    port: number;
+    /**
+     * Interface to bind.
+     * @default "127.0.0.1"
+     */
+    hostname?: string;
+    socket?: undefined;
+  }
+  | {
+    /** Path of a unix socket to listen on (a stale socket file is replaced). */
+    socket: string;
+    port?: undefined;
+    hostname?: undefined;
+  };
+
+/** A listening server. */
+export interface RunningServer extends AsyncDisposable {
+  /** Where to reach it: `http://127.0.0.1:PORT` or `unix:/path/to.sock`. */
+  baseUrl: string;
+  /** Resolves once the server has stopped. */
+  finished: Promise<void>;
+  /** Closes every session, then stops listening. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Listens on TCP or a unix socket.
+ *
+ * @example
+ * ```ts
+ * import { createApp, serve } from "../mod.ts";
+ * import { EchoEnvironment, echoModels } from "../envs/echo/mod.ts";
+ *
+ * const app = createApp(() => new EchoEnvironment(), echoModels);
+ * await using server = serve(app, { port: 0 });
+ * const res = await fetch(`${server.baseUrl}/health`);
+ * console.log(await res.json()); // { status: "healthy" }
+ * ```
+ */
+export function serve(app: EnvApp, options: ListenOptions): RunningServer {
+  let server: Deno.HttpServer<Deno.NetAddr> | Deno.HttpServer<Deno.UnixAddr>;
+  let baseUrl: string;
+  if (options.socket !== undefined) {
+    removeStaleSocket(options.socket);
+    server = Deno.serve(
+      { path: options.socket, transport: "unix", onListen: () => {} },
+      app.fetch,
+    );
+    baseUrl = `unix:${options.socket}`;
+  } else {
+    const hostname = options.hostname ?? "127.0.0.1";
+    const tcp = Deno.serve({ port: options.port, hostname, onListen: () => {} }, app.fetch);
+    server = tcp;
+    const host = hostname === "0.0.0.0"
+      ? "127.0.0.1"
+      : hostname.includes(":")
+      ? `[${hostname}]`
+      : hostname;
+    baseUrl = `http://${host}:${tcp.addr.port}`;
+  }
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      await app.close();
+      await server.shutdown();
+      if (options.socket !== undefined) {
+        try {
+          Deno.removeSync(options.socket);
+        } catch {
+          // Already gone.
+        }
+      }
+    })();
+  return {
+    baseUrl,
+    finished: server.finished,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+function removeStaleSocket(path: string): void {
+  try {
+    if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * Sessions: one env instance per session, shared by the HTTP and WebSocket
+ * transports. The manager caps how many exist, reaps idle ones, and runs each
+ * session's calls one at a time.
+ *
+ * @module
+ */
+import type { EnvFactory, Environment } from "./environment.ts";
+import {
+  asEnvTorchError,
+  CapacityError,
+  ExecutionError,
+  FactoryError,
+  SessionError,
+  ValidationError,
+} from "./errors.ts";
+import {
+  type EnvModels,
+  type Observation,
+  ResetOptions,
+  type State,
+  type StepResult,
+} from "./models.ts";
+
+/** Which transport opened a session. */
+export type SessionKind = "http" | "ws" | "local";
+
+/** Options of a {@link SessionManager}. */
+export interface SessionManagerOptions {
+  /**
+   * Most sessions open at once, HTTP and WebSocket together.
+   * @default 64
+   */
+  maxSessions?: number;
+  /**
+   * A session with no call for this long is closed, in seconds; 0 disables.
+   * @default 300
+   */
+  idleTimeoutS?: number;
+  /**
+   * How often idle sessions are looked for, in seconds.
+   * @default min(idleTimeoutS / 4, 30)
+   */
+  reapIntervalS?: number;
+  /** Called after a session is closed, with why. */
+  onClose?: (session: Session, reason: string) => void;
+}
+
+/** One env instance and the bookkeeping of its episode. */
+export class Session {
+  /** Unguessable id of the session. */
+  readonly id: string;
+  /** The transport that opened it. */
+  readonly kind: SessionKind;
+  /** Last time a call started or ended, from `performance.now()`. */
+  lastActive: number = performance.now();
+  /** Calls running or waiting on this session. */
+  pending = 0;
+  #env: Environment;
+  #models: EnvModels;
+  #started = false;
+  #done = false;
+  #closed = false;
+  #tail: Promise<unknown> = Promise.resolve();
+  #abort = new AbortController();
+  #closeListeners: ((reason: string) => void)[] = [];
+
+  /** Wraps an env; use {@link SessionManager.open} rather than this. */
+  constructor(id: string, kind: SessionKind, env: Environment, models: EnvModels) {
+    this.id = id;
+    this.kind = kind;
+    this.#env = env;
+    this.#models = models;
+  }
+
+  /** Whether the session was closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Runs `fn` after every earlier call on this session has finished. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new SessionError("Session is closed"));
+    this.pending++;
+    this.lastActive = performance.now();
+    const run = this.#tail.then(async () => {
+      if (this.#closed) throw new SessionError("Session is closed");
+      try {
+        return await fn();
+      } finally {
+        this.pending--;
+        this.lastActive = performance.now();
+      }
+    });
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  /** Validates the options and resets the env. */
+  reset(options: unknown = {}): Promise<StepResult> {
+    const schema = this.#models.resetOptions ?? ResetOptions;
+    const parsed = schema.safeParse(options ?? {});
+    if (!parsed.success) {
+      return Promise.reject(ValidationError.fromZod("reset options", parsed.error));
+    }
+    return this.#exclusive(async () => {
+      const obs = await this.#call("reset", () => this.#env.reset(parsed.data));
+      this.#started = true;
+      return this.#finish(obs);
+    });
+  }
+
+  /** Validates the action and steps the env. */
+  step(action: unknown, options: { timeout_s?: number } = {}): Promise<StepResult> {
+    const parsed = this.#models.action.safeParse(action);
+    if (!parsed.success) {
+      return Promise.reject(ValidationError.fromZod("action", parsed.error));
+    }
+    return this.#exclusive(async () => {
+      if (!this.#started) {
+        throw new SessionError("Episode not started: send reset before step");
+      }
+      if (this.#done) {
+        throw new SessionError("Episode is done: send reset to start a new one");
+      }
+      const signals = [this.#abort.signal];
+      if (options.timeout_s !== undefined) {
+        signals.push(AbortSignal.timeout(options.timeout_s * 1000));
+      }
+      const signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+      const obs = await this.#call(
+        "step",
+        () => this.#env.step(parsed.data, { timeout_s: options.timeout_s, signal }),
+      );
+      return this.#finish(obs);
+    });
+  }
+
+  /** The env's state, checked against its State schema. */
+  state(): Promise<State> {
+    return this.#exclusive(async () => {
+      const state = await this.#call("state", () => this.#env.state);
+      const parsed = this.#models.state.safeParse(state);
+      if (!parsed.success) {
+        throw new ExecutionError(
+          `Env returned an invalid state: ${
+            ValidationError.fromZod("state", parsed.error).message
+          }`,
+        );
+      }
+      return parsed.data;
+    });
+  }
+
+  /** Registers a listener called once when the session closes. */
+  onClose(listener: (reason: string) => void): void {
+    this.#closeListeners.push(listener);
+  }
+
+  /** Closes the env; later calls fail with a SessionError. Safe to call twice. */
+  async close(reason = "closed"): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort(new SessionError(`Session ${reason}`));
+    for (const listener of this.#closeListeners) {
+      try {
+        listener(reason);
+      } catch {
+        // A listener's failure must not keep the env open.
+      }
+    }
+    try {
+      await this.#env.close();
+    } catch {
+      // The env is gone either way; nothing more to free.
+    }
+  }
+
+  async #call<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw asEnvTorchError(error, `Env ${what} failed`);
+    }
+  }
+
+  #finish(obs: unknown): StepResult {
+    const parsed = this.#models.observation.safeParse(obs);
+    if (!parsed.success) {
+      throw new ExecutionError(
+        `Env returned an invalid observation: ${
+          ValidationError.fromZod("observation", parsed.error).message
+        }`,
+      );
+    }
+    const observation = parsed.data as Observation;
+    this.#done = observation.done === true;
+    return { observation, reward: observation.reward ?? null, done: this.#done };
+  }
+}
+
+/** Creates, finds, caps and reaps sessions. */
+export class SessionManager implements AsyncDisposable {
+  /** The cap on open sessions. */
+  readonly maxSessions: number;
+  /** The idle timeout in seconds (0: never). */
+  readonly idleTimeoutS: number;
+  /** Sessions closed for being idle, since start. */
+  reapedTotal = 0;
+  #factory: EnvFactory;
+  #models: EnvModels;
+  #sessions = new Map<string, Session>();
+  #reserved = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #onClose?: (session: Session, reason: string) => void;
+
+  /** Creates a manager; it starts its idle reaper at once. */
+  constructor(factory: EnvFactory, models: EnvModels, options: SessionManagerOptions = {}) {
+    this.#factory = factory;
+    this.#models = models;
+    this.maxSessions = options.maxSessions ?? 64;
+    this.idleTimeoutS = options.idleTimeoutS ?? 300;
+    this.#onClose = options.onClose;
+    if (this.maxSessions < 1) throw new RangeError("maxSessions must be at least 1");
+    if (this.idleTimeoutS > 0) {
+      const every = options.reapIntervalS ?? Math.min(this.idleTimeoutS / 4, 30);
+      const timer = setInterval(() => this.reapIdle(), Math.max(every * 1000, 10));
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+  }
+
+  /** Sessions open now (including ones being created). */
+  get size(): number {
+    return this.#sessions.size + this.#reserved;
+  }
+
+  /** Finds an open session by id. */
+  get(id: string): Session | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** Opens a new session, or throws CapacityError / FactoryError. */
+  async open(kind: SessionKind, id: string = crypto.randomUUID()): Promise<Session> {
+    if (this.size >= this.maxSessions) throw new CapacityError(this.size, this.maxSessions);
+    this.#reserved++;
+    let env: Environment;
+    try {
+      env = await this.#factory();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new FactoryError(`Cannot create the env for a new session: ${message}`, {
+        cause: error,
+      });
+    } finally {
+      this.#reserved--;
+    }
+    const session = new Session(id, kind, env, this.#models);
+    this.#sessions.set(id, session);
+    return session;
+  }
+
+  /** Closes a session and frees its slot. */
+  async close(id: string, reason = "closed"): Promise<void> {
+    const session = this.#sessions.get(id);
+    if (!session) return;
+    this.#sessions.delete(id);
+    await session.close(reason);
+    this.#onClose?.(session, reason);
+  }
+
+  /** Closes every session idle for longer than the timeout; returns how many. */
+  reapIdle(now: number = performance.now()): number {
+    if (this.idleTimeoutS <= 0) return 0;
+    const limit = this.idleTimeoutS * 1000;
+    let reaped = 0;
+    for (const session of this.#sessions.values()) {
+      if (session.pending === 0 && now - session.lastActive > limit) {
+        reaped++;
+        this.reapedTotal++;
+        void this.close(session.id, `idle for more than ${this.idleTimeoutS} s`);
+      }
+    }
+    return reaped;
+  }
+
+  /** Every open session. */
+  list(): Session[] {
+    return [...this.#sessions.values()];
+  }
+
+  /** Stops the reaper and closes every session. */
+  async closeAll(reason = "server shutting down"): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.all([...this.#sessions.keys()].map((id) => this.close(id, reason)));
+  }
+
+  /** Same as {@link closeAll}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAll();
+  }
+}

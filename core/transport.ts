@@ -1,0 +1,441 @@
+/**
+ * Client transports: WebSocket (one session per connection), HTTP (sessions
+ * by the `envtorch-session` header) and in-process (no socket at all). Each
+ * turns a request into the same reply shapes, so the client above them does
+ * not care which one runs. Base URLs may be `http(s)://`, `ws(s)://` or
+ * `unix:/path/to.sock`.
+ *
+ * @module
+ */
+import {
+  ConnectionError,
+  EnvTorchError,
+  errorFromHttp,
+  errorFromWire,
+  InvalidJsonError,
+  TimeoutError,
+  type WireError,
+} from "./errors.ts";
+import { SESSION_HEADER, type WireStepResult } from "./models.ts";
+import type { EnvApp } from "./server.ts";
+import { openWireSession, type WireSession } from "./wire_session.ts";
+
+/** A request the client makes. */
+export type ClientRequest =
+  | { type: "reset"; data: Record<string, unknown> }
+  | { type: "step"; data: Record<string, unknown>; timeout_s?: number }
+  | { type: "state" };
+
+/** What a transport gives back for a request. */
+export type TransportReply =
+  | { type: "observation"; data: WireStepResult }
+  | { type: "state"; data: Record<string, unknown> };
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Aborts the call; the session stays usable where the transport can manage. */
+  signal?: AbortSignal;
+  /** Time allowed for the call, in seconds. */
+  timeoutS: number;
+}
+
+/** A way to reach an env server. */
+export interface Transport extends AsyncDisposable {
+  /** Sends one request and waits for its reply; throws typed errors. */
+  request(request: ClientRequest, options: CallOptions): Promise<TransportReply>;
+  /** Ends the session and frees the connection. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Where a base URL points, split into what fetch and WebSocket need. */
+export interface Endpoint {
+  /** `http(s)://host:port` (for unix sockets, `http://localhost`). */
+  httpBase: string;
+  /** `ws(s)://host:port`. */
+  wsBase: string;
+  /** The unix socket path, if any. */
+  socketPath?: string;
+}
+
+/** Parses `http://`, `https://`, `ws://`, `wss://` or `unix:/path` base URLs. */
+export function parseBaseUrl(baseUrl: string): Endpoint {
+  if (baseUrl.startsWith("unix:")) {
+    const socketPath = baseUrl.slice("unix:".length).replace(/^\/\/(?=\/)/, "");
+    if (!socketPath.startsWith("/")) {
+      throw new TypeError(`Invalid base URL ${baseUrl}: expected unix:/absolute/path.sock`);
+    }
+    return { httpBase: "http://localhost", wsBase: "ws://localhost", socketPath };
+  }
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TypeError(
+      `Invalid base URL ${JSON.stringify(baseUrl)}: expected http://host:port or unix:/path.sock`,
+    );
+  }
+  const secure = url.protocol === "https:" || url.protocol === "wss:";
+  if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) {
+    throw new TypeError(`Invalid base URL ${baseUrl}: unsupported scheme ${url.protocol}`);
+  }
+  const path = url.pathname.replace(/\/+$/, "");
+  return {
+    httpBase: `${secure ? "https" : "http"}://${url.host}${path}`,
+    wsBase: `${secure ? "wss" : "ws"}://${url.host}${path}`,
+  };
+}
+
+/** Runs `fn` with a signal that aborts on the caller's signal or after the timeout. */
+async function withDeadline<T>(
+  what: string,
+  options: CallOptions,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timeout = AbortSignal.timeout(options.timeoutS * 1000);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  try {
+    return await fn(signal);
+  } catch (error) {
+    if (timeout.aborted && !options.signal?.aborted) {
+      throw new TimeoutError(`${what} got no answer within ${options.timeoutS} s`, {
+        cause: error,
+      });
+    }
+    if (options.signal?.aborted) throw options.signal.reason;
+    throw error;
+  }
+}
+
+/** Options of the network transports. */
+export interface NetworkTransportOptions {
+  /** Extra headers on every request (or the WebSocket handshake). */
+  headers?: HeadersInit;
+}
+
+/** Transport over plain HTTP requests, with a session of its own. */
+export class HttpTransport implements Transport {
+  #endpoint: Endpoint;
+  #client?: Deno.HttpClient;
+  #headers: Headers;
+  #session: string | undefined;
+  #closed = false;
+
+  /** Creates the transport; nothing is sent until the first request. */
+  constructor(baseUrl: string, options: NetworkTransportOptions = {}) {
+    this.#endpoint = parseBaseUrl(baseUrl);
+    this.#headers = new Headers(options.headers);
+    if (this.#endpoint.socketPath) {
+      this.#client = Deno.createHttpClient({
+        proxy: { transport: "unix", path: this.#endpoint.socketPath },
+      });
+    }
+  }
+
+  /** The session id the server gave, once known. */
+  get sessionId(): string | undefined {
+    return this.#session;
+  }
+
+  async request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
+    if (this.#closed) throw new ConnectionError("Client is closed");
+    const headers = new Headers(this.#headers);
+    headers.set("content-type", "application/json");
+    if (this.#session) headers.set(SESSION_HEADER, this.#session);
+    else if (request.type === "reset") headers.set(SESSION_HEADER, "new");
+    let path: string;
+    let init: RequestInit;
+    switch (request.type) {
+      case "reset":
+        path = "/reset";
+        init = { method: "POST", body: JSON.stringify(request.data) };
+        break;
+      case "step":
+        path = "/step";
+        init = {
+          method: "POST",
+          body: JSON.stringify({ action: request.data, timeout_s: request.timeout_s }),
+        };
+        break;
+      case "state":
+        path = "/state";
+        init = { method: "GET" };
+        break;
+    }
+    const body = await this.#fetch(path, { ...init, headers }, options);
+    return request.type === "state"
+      ? { type: "state", data: body as Record<string, unknown> }
+      : { type: "observation", data: body as WireStepResult };
+  }
+
+  async #fetch(path: string, init: RequestInit, options: CallOptions): Promise<unknown> {
+    const url = this.#endpoint.httpBase + path;
+    return await withDeadline(`${init.method} ${path}`, options, async (signal) => {
+      let res: Response;
+      try {
+        res = await fetch(url, { ...init, signal, client: this.#client });
+      } catch (error) {
+        if (signal.aborted) throw error;
+        throw new ConnectionError(`Cannot reach ${this.#where()}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      const session = res.headers.get(SESSION_HEADER);
+      if (session) this.#session = session;
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        if (res.ok) {
+          throw new InvalidJsonError(`Server sent a body that is not JSON for ${path}`);
+        }
+      }
+      if (!res.ok) throw errorFromHttp(res.status, body);
+      return body;
+    });
+  }
+
+  #where(): string {
+    return this.#endpoint.socketPath
+      ? `unix:${this.#endpoint.socketPath}`
+      : this.#endpoint.httpBase;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      if (this.#session) {
+        const headers = new Headers(this.#headers);
+        headers.set(SESSION_HEADER, this.#session);
+        const res = await fetch(this.#endpoint.httpBase + "/session", {
+          method: "DELETE",
+          headers,
+          client: this.#client,
+          signal: AbortSignal.timeout(5000),
+        });
+        await res.body?.cancel();
+      }
+    } catch {
+      // The server may be gone already (an OpenEnv server has no such route); the session will be reaped.
+    } finally {
+      this.#client?.close();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+interface Pending {
+  resolve: (reply: TransportReply) => void;
+  reject: (error: unknown) => void;
+  abandoned: boolean;
+}
+
+/** Transport over one WebSocket: the connection is the session. */
+export class WebSocketTransport implements Transport {
+  #endpoint: Endpoint;
+  #headers?: HeadersInit;
+  #client?: Deno.HttpClient;
+  #socket?: WebSocket;
+  #opening?: Promise<WebSocket>;
+  #pending: Pending[] = [];
+  #failure?: EnvTorchError;
+  #closed = false;
+
+  /** Creates the transport; the connection opens on the first request or {@link connect}. */
+  constructor(baseUrl: string, options: NetworkTransportOptions = {}) {
+    this.#endpoint = parseBaseUrl(baseUrl);
+    this.#headers = options.headers;
+    if (this.#endpoint.socketPath) {
+      this.#client = Deno.createHttpClient({
+        proxy: { transport: "unix", path: this.#endpoint.socketPath },
+      });
+    }
+  }
+
+  /** Opens the connection (once). */
+  connect(options: CallOptions): Promise<WebSocket> {
+    if (this.#closed) return Promise.reject(new ConnectionError("Client is closed"));
+    if (this.#failure) return Promise.reject(this.#failure);
+    return this.#opening ??= withDeadline(
+      "WebSocket connect",
+      options,
+      (signal) =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const url = `${this.#endpoint.wsBase}/ws`;
+          const where = this.#endpoint.socketPath ? `unix:${this.#endpoint.socketPath}` : url;
+          let socket: WebSocket;
+          try {
+            socket = new WebSocket(url, {
+              client: this.#client,
+              headers: this.#headers,
+            } as WebSocketOptions);
+          } catch (error) {
+            reject(new ConnectionError(`Cannot connect to ${where}: ${(error as Error).message}`));
+            return;
+          }
+          const onAbort = () => {
+            socket.close();
+            reject(signal.reason);
+          };
+          signal.addEventListener("abort", onAbort, { once: true });
+          socket.onopen = () => {
+            signal.removeEventListener("abort", onAbort);
+            this.#socket = socket;
+            resolve(socket);
+          };
+          socket.onmessage = (event) => this.#onMessage(event.data);
+          socket.onerror = (event) => {
+            const message = (event as ErrorEvent).message || "connection failed";
+            this.#failure ??= new ConnectionError(`Cannot connect to ${where}: ${message}`);
+          };
+          socket.onclose = (event) => {
+            signal.removeEventListener("abort", onAbort);
+            this.#failure ??= new ConnectionError(
+              `Connection to ${where} closed${event.code ? ` (${event.code}` : ""}${
+                event.reason ? `: ${event.reason})` : event.code ? ")" : ""
+              }`,
+            );
+            for (const p of this.#pending.splice(0)) p.reject(this.#failure);
+            if (!this.#socket) reject(this.#failure);
+          };
+        }),
+    );
+  }
+
+  #onMessage(data: unknown) {
+    let message: { type?: string; data?: unknown };
+    try {
+      message = JSON.parse(String(data));
+    } catch {
+      this.#failure = new InvalidJsonError("Server sent a message that is not JSON");
+      this.#socket?.close();
+      return;
+    }
+    const pending = this.#pending.shift();
+    if (!pending) {
+      // An unsolicited error: the server refused the session (e.g. at capacity).
+      if (message.type === "error") this.#failure = errorFromWire(message.data as WireError);
+      return;
+    }
+    if (pending.abandoned) return;
+    if (message.type === "error") pending.reject(errorFromWire(message.data as WireError));
+    else if (message.type === "observation" || message.type === "state") {
+      pending.resolve(message as TransportReply);
+    } else {
+      pending.reject(
+        new InvalidJsonError(`Server sent an unknown message type ${JSON.stringify(message.type)}`),
+      );
+    }
+  }
+
+  async request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
+    const socket = await this.connect(options);
+    if (this.#failure) throw this.#failure;
+    return await withDeadline(
+      request.type,
+      options,
+      (signal) =>
+        new Promise<TransportReply>((resolve, reject) => {
+          const entry: Pending = {
+            resolve: (r) => {
+              signal.removeEventListener("abort", onAbort);
+              resolve(r);
+            },
+            reject: (e) => {
+              signal.removeEventListener("abort", onAbort);
+              reject(e);
+            },
+            abandoned: false,
+          };
+          // The reply still comes, in order: mark it abandoned so it is dropped.
+          const onAbort = () => {
+            entry.abandoned = true;
+            reject(signal.reason);
+          };
+          signal.addEventListener("abort", onAbort, { once: true });
+          this.#pending.push(entry);
+          socket.send(JSON.stringify(request));
+        }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const socket = this.#socket ?? await this.#opening?.catch(() => undefined);
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      const closed = new Promise<void>((resolve) => {
+        socket.addEventListener("close", () => resolve(), { once: true });
+        setTimeout(resolve, 2000);
+      });
+      try {
+        socket.send(JSON.stringify({ type: "close" }));
+      } catch {
+        // Already closing.
+      }
+      socket.close(1000);
+      await closed;
+    }
+    this.#client?.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Transport that calls an app's session code directly, with no socket: for tests and embedding. */
+export class InProcessTransport implements Transport {
+  #app: EnvApp;
+  #wire?: Promise<WireSession>;
+  #closed = false;
+
+  /** Serves requests from `app` in this process. */
+  constructor(app: EnvApp) {
+    this.#app = app;
+  }
+
+  #open(): Promise<WireSession> {
+    return this.#wire ??= openWireSession(this.#app.sessions, this.#app.limits.maxMessageBytes)
+      .then((r) => {
+        if (r instanceof EnvTorchError) throw r;
+        return r;
+      });
+  }
+
+  async request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
+    if (this.#closed) throw new ConnectionError("Client is closed");
+    const wire = await this.#open();
+    return await withDeadline(request.type, options, async (signal) => {
+      let onAbort = () => {};
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+      let reply;
+      try {
+        ({ reply } = await Promise.race([wire.handle(JSON.stringify(request)), aborted]));
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+      if (!reply) throw new ConnectionError("Session closed");
+      if (reply.type === "error") throw errorFromWire(reply.data);
+      return reply as TransportReply;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const wire = await this.#wire?.catch(() => undefined);
+    if (wire) await this.#app.sessions.close(wire.session.id, "closed by the client");
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The WebSocket message protocol of one connection, apart from the socket:
+ * text in, reply out. The server's `/ws` route wires a real socket to it and
+ * the in-process transport calls it directly, so both run the same code.
+ *
+ * @module
+ */
+import { z } from "zod";
+import {
+  asEnvTorchError,
+  type EnvTorchError,
+  InvalidJsonError,
+  PayloadTooLargeError,
+  toWireError,
+  UnknownTypeError,
+  ValidationError,
+} from "./errors.ts";
+import { serializeObservation } from "./models.ts";
+import type { Session, SessionManager } from "./sessions.ts";
+
+/** A message the server sends. */
+export type ServerMessage =
+  | { type: "observation"; data: ReturnType<typeof serializeObservation> }
+  | { type: "state"; data: Record<string, unknown> }
+  | { type: "error"; data: ReturnType<typeof toWireError> };
+
+const TimeoutS = z.number().positive().max(86_400);
+const Data = z.record(z.string(), z.unknown());
+const ClientMessage = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("reset"), data: Data.optional() }),
+  z.strictObject({
+    type: z.literal("step"),
+    data: Data,
+    timeout_s: TimeoutS.optional(),
+    request_id: z.string().max(255).optional(),
+  }),
+  z.strictObject({ type: z.literal("state") }),
+  z.strictObject({ type: z.literal("close") }),
+]);
+const KNOWN_TYPES = new Set(["reset", "step", "state", "close"]);
+
+/** What handling one message gives: a reply to send, and whether to close. */
+export interface WireReply {
+  /** The message to send back, if any. */
+  reply?: ServerMessage;
+  /** Close the connection after sending the reply. */
+  close?: boolean;
+}
+
+/** Builds an `error` message for an error. */
+export function errorMessage(error: EnvTorchError): ServerMessage {
+  return { type: "error", data: toWireError(error) };
+}
+
+/** Parses one client message; throws the protocol's typed errors. */
+export function parseClientMessage(
+  text: string,
+  maxBytes: number,
+): z.infer<typeof ClientMessage> {
+  // A UTF-16 length over the limit is over it in UTF-8 too; under it, count bytes.
+  if (
+    text.length > maxBytes ||
+    (text.length * 3 > maxBytes && new TextEncoder().encode(text).byteLength > maxBytes)
+  ) {
+    throw new PayloadTooLargeError(`Message is over the limit of ${maxBytes} bytes`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidJsonError(`Message is not valid JSON: ${(error as Error).message}`);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ValidationError('Message must be a JSON object with a "type"', [
+      { loc: [], msg: "Expected an object", type: "invalid_type" },
+    ]);
+  }
+  const type = (raw as Record<string, unknown>).type;
+  if (typeof type !== "string" || !KNOWN_TYPES.has(type)) {
+    throw new UnknownTypeError(
+      `Unknown message type ${JSON.stringify(type)}: expected reset, step, state or close`,
+    );
+  }
+  const parsed = ClientMessage.safeParse(raw);
+  if (!parsed.success) throw ValidationError.fromZod(`${type} message`, parsed.error);
+  return parsed.data;
+}
+
+/** Serves the messages of one connection against one session. */
+export class WireSession {
+  #session: Session;
+  #maxBytes: number;
+
+  /** Binds the protocol to a session; `maxBytes` caps each message. */
+  constructor(session: Session, maxBytes: number) {
+    this.#session = session;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** The session behind this connection. */
+  get session(): Session {
+    return this.#session;
+  }
+
+  /** Handles one message; never throws. */
+  async handle(text: string): Promise<WireReply> {
+    try {
+      const message = parseClientMessage(text, this.#maxBytes);
+      switch (message.type) {
+        case "reset": {
+          const result = await this.#session.reset(message.data ?? {});
+          return { reply: { type: "observation", data: serializeObservation(result.observation) } };
+        }
+        case "step": {
+          const result = await this.#session.step(message.data, { timeout_s: message.timeout_s });
+          return { reply: { type: "observation", data: serializeObservation(result.observation) } };
+        }
+        case "state":
+          return { reply: { type: "state", data: await this.#session.state() } };
+        case "close":
+          return { close: true };
+      }
+    } catch (error) {
+      return { reply: errorMessage(asEnvTorchError(error)) };
+    }
+  }
+}
+
+/** Opens a session for a new connection: a WireSession, or the error to send. */
+export async function openWireSession(
+  sessions: SessionManager,
+  maxBytes: number,
+): Promise<WireSession | EnvTorchError> {
+  try {
+    return new WireSession(await sessions.open("ws"), maxBytes);
+  } catch (error) {
+    return asEnvTorchError(error);
+  }
+}

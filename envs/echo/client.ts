@@ -1,0 +1,25 @@
+/**
+ * The echo env's typed client.
+ *
+ * @module
+ */
+import type { EnvModels } from "../../core/models.ts";
+import { EnvClient } from "../../providers/env_client.ts";
+import { type EchoAction, echoModels, type EchoObservation, type EchoState } from "./models.ts";
+
+/**
+ * Client of the echo env.
+ *
+ * @example
+ * ```ts
+ * import { EchoEnv } from "./client.ts";
+ * await using env = await EchoEnv.fromProcess();
+ * await env.reset();
+ * const result = await env.step({ message: "Hello, World!" });
+ * console.log(result.observation.echoed_message, result.reward); // Hello, World! 1.3
+ * ```
+ */
+export class EchoEnv extends EnvClient<EchoAction, EchoObservation, EchoState> {
+  static override models: EnvModels = echoModels;
+  static override envName = "echo";
+}

@@ -1,0 +1,79 @@
+/**
+ * The echo env: each step echoes the message back, with a reward of 0.1 per
+ * character ("Hello, World!" gives 1.3).
+ *
+ * @module
+ */
+import { Environment, type EnvMetadata } from "../../core/environment.ts";
+import type { ResetOptions } from "../../core/models.ts";
+import type { EchoAction, EchoObservation, EchoState } from "./models.ts";
+
+/** Text of the observation `reset` returns. */
+export const READY_MESSAGE = "Echo environment ready!";
+
+/**
+ * Echoes messages back.
+ *
+ * @example
+ * ```ts
+ * import { EchoEnvironment } from "./environment.ts";
+ * const env = new EchoEnvironment();
+ * env.reset({ episode_id: "ep-1" });
+ * const obs = env.step({ message: "Hello, World!" });
+ * console.log(obs.echoed_message, obs.reward); // Hello, World! 1.3
+ * ```
+ */
+export class EchoEnvironment extends Environment<EchoAction, EchoObservation, EchoState> {
+  #state: EchoState = { episode_id: null, step_count: 0, seed: null };
+
+  reset(options: ResetOptions = {}): EchoObservation {
+    this.#state = {
+      episode_id: options.episode_id ?? crypto.randomUUID(),
+      step_count: 0,
+      seed: options.seed ?? null,
+    };
+    return {
+      echoed_message: READY_MESSAGE,
+      message_length: 0,
+      done: false,
+      reward: 0,
+      metadata: {},
+    };
+  }
+
+  step(action: EchoAction): EchoObservation {
+    this.#state.step_count++;
+    const length = [...action.message].length;
+    return {
+      echoed_message: action.message,
+      message_length: length,
+      done: false,
+      // length / 10 rather than length * 0.1: 13 / 10 is the double nearest 1.3.
+      reward: length / 10,
+      metadata: { original_message: action.message, step: this.#state.step_count },
+    };
+  }
+
+  get state(): EchoState {
+    return { ...this.#state };
+  }
+
+  override get metadata(): EnvMetadata {
+    return {
+      name: "echo",
+      description: "Echoes each message back; reward is 0.1 per character",
+      version: "0.1.0",
+      readme_content: readme(),
+    };
+  }
+}
+
+let readmeText: string | undefined;
+function readme(): string | undefined {
+  try {
+    readmeText ??= Deno.readTextFileSync(new URL("./README.md", import.meta.url));
+  } catch {
+    readmeText = "";
+  }
+  return readmeText || undefined;
+}

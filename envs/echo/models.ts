@@ -1,0 +1,38 @@
+/**
+ * Models of the echo env: the action carries a message, the observation
+ * echoes it back with its length.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { Action, type EnvModels, Observation, State } from "../../core/models.ts";
+
+/** Send a message to be echoed. */
+export const EchoAction = Action.extend({
+  /** The message to echo. */
+  message: z.string(),
+});
+/** An echo action. */
+export type EchoAction = z.infer<typeof EchoAction>;
+
+/** The echoed message and its length in characters (code points). */
+export const EchoObservation = Observation.extend({
+  echoed_message: z.string(),
+  message_length: z.number().int().min(0),
+});
+/** An echo observation. */
+export type EchoObservation = z.infer<typeof EchoObservation>;
+
+/** Episode id, step count and the seed given at reset. */
+export const EchoState = State.extend({
+  seed: z.number().int().nullable().default(null),
+});
+/** The echo env's state. */
+export type EchoState = z.infer<typeof EchoState>;
+
+/** The echo env's models, for the server and the client. */
+export const echoModels: EnvModels = {
+  action: EchoAction,
+  observation: EchoObservation,
+  state: EchoState,
+};

@@ -1,0 +1,69 @@
+/**
+ * The `envtorch` command: hosts bundled envs, and (with later commands)
+ * builds images, runs containers and drives envs as a client.
+ *
+ * @module
+ */
+import { type Command, EXIT, UsageError, VERSION } from "./cli/common.ts";
+import { listCommand } from "./cli/list.ts";
+import { serveCommand } from "./cli/serve.ts";
+import { UnknownEnvError } from "./envs/registry.ts";
+import { EnvTorchError } from "./core/errors.ts";
+
+/** Every command, in the order `--help` lists them. */
+export const COMMANDS: Command[] = [serveCommand, listCommand];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `envtorch ${VERSION}: isolated execution environments for agentic RL
+
+Usage: envtorch <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
+
+Options:
+  -h, --help     show this help (or a command's: envtorch <command> --help)
+  -V, --version  print the version
+
+Run 'envtorch <command> --help' for a command's options.`;
+}
+
+/** Runs the CLI with `args`; resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+    if (first === undefined) {
+      console.error(help());
+      return EXIT.usage;
+    }
+    console.log(help());
+    return EXIT.ok;
+  }
+  if (first === "-V" || first === "--version" || first === "version") {
+    console.log(`envtorch ${VERSION}`);
+    return EXIT.ok;
+  }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) {
+    console.error(`envtorch: unknown command ${JSON.stringify(first)}\n\n${help()}`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof UnknownEnvError) {
+      console.error(`envtorch ${command.name}: ${error.message}\n\n${command.usage}`);
+      return EXIT.usage;
+    }
+    const message = error instanceof EnvTorchError || error instanceof Error
+      ? error.message
+      : String(error);
+    console.error(`envtorch ${command.name}: ${message}`);
+    return EXIT.failure;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

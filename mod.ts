@@ -1,0 +1,107 @@
+/**
+ * envtorch: isolated execution environments for agentic RL, with a
+ * Gymnasium-style API (`reset`, `step`, `state`) over HTTP and WebSocket.
+ *
+ * Drive a bundled env with no Docker, in a child process:
+ *
+ * ```ts
+ * import { EchoEnv } from "./mod.ts";
+ *
+ * await using env = await EchoEnv.fromProcess();
+ * const first = await env.reset({ seed: 7 });
+ * console.log(first.observation.echoed_message); // Echo environment ready!
+ * const result = await env.step({ message: "Hello, World!" });
+ * console.log(result.observation.echoed_message); // Hello, World!
+ * console.log(result.reward); // 1.3
+ * const state = await env.state();
+ * console.log(state.step_count); // 1
+ * ```
+ *
+ * Build your own by extending {@link Environment} with zod models made from
+ * {@link Action}, {@link Observation} and {@link State}, then serve it with
+ * {@link createApp} and {@link serve}.
+ *
+ * @module
+ */
+export {
+  Action,
+  type EnvModels,
+  jsonSchemas,
+  Metadata,
+  Observation,
+  ResetOptions,
+  Reward,
+  serializeObservation,
+  SESSION_HEADER,
+  State,
+  type StepResult,
+  type WireStepResult,
+} from "./core/models.ts";
+export {
+  type EnvFactory,
+  Environment,
+  type EnvMetadata,
+  type MaybePromise,
+  type StepOptions,
+} from "./core/environment.ts";
+export {
+  asEnvTorchError,
+  CapacityError,
+  ConnectionError,
+  EnvTorchError,
+  type ErrorCode,
+  errorFromHttp,
+  errorFromWire,
+  ExecutionError,
+  FactoryError,
+  InvalidJsonError,
+  PayloadTooLargeError,
+  SessionError,
+  TimeoutError,
+  UnknownTypeError,
+  ValidationError,
+  type ValidationIssue,
+} from "./core/errors.ts";
+export {
+  type AppOptions,
+  createApp,
+  EnvApp,
+  type ListenOptions,
+  type RunningServer,
+  serve,
+} from "./core/server.ts";
+export { Session, SessionManager, type SessionManagerOptions } from "./core/sessions.ts";
+export {
+  type ClientOptions,
+  GenericEnvClient,
+  GenericObservation,
+  HTTPEnvClient,
+  type JsonObject,
+  type RequestOptions,
+  type ResetCallOptions,
+  type ServerHandle,
+  type StepCallOptions,
+} from "./core/client.ts";
+export {
+  type CallOptions,
+  type ClientRequest,
+  HttpTransport,
+  InProcessTransport,
+  parseBaseUrl,
+  type Transport,
+  type TransportReply,
+  WebSocketTransport,
+} from "./core/transport.ts";
+export { defineEnv, type EnvManifest } from "./core/manifest.ts";
+export { EnvClient, type ProvidedClientOptions } from "./providers/env_client.ts";
+export { type ProcessOptions, type ProcessServer, startProcess } from "./providers/process.ts";
+export { waitForHealth, type WaitForHealthOptions } from "./providers/health.ts";
+export { getEnv, listEnvs, UnknownEnvError } from "./envs/registry.ts";
+export {
+  EchoAction,
+  EchoEnv,
+  EchoEnvironment,
+  echoModels,
+  EchoObservation,
+  EchoState,
+} from "./envs/echo/mod.ts";

@@ -1,0 +1,58 @@
+/**
+ * The client base every bundled env client extends: {@link HTTPEnvClient}
+ * plus the ways to start a server for it.
+ *
+ * @module
+ */
+import { type ClientOptions, HTTPEnvClient, type ServerHandle } from "../core/client.ts";
+import type { Action, Observation, State } from "../core/models.ts";
+import { type ProcessOptions, startProcess } from "./process.ts";
+
+/** Client options when a provider supplies the server. */
+export type ProvidedClientOptions = Omit<ClientOptions, "baseUrl" | "server" | "app">;
+
+/** An env client class whose static methods can start its server. */
+export type EnvClientClass<T> = {
+  new (options: ClientOptions): T;
+  envName?: string;
+  name: string;
+};
+
+/**
+ * Connects a client of class `cls` to a server a provider started; the
+ * client's `close()` stops the server. If connecting fails, the server is stopped.
+ */
+export async function connectTo<T extends HTTPEnvClient<Action, Observation, State>>(
+  cls: EnvClientClass<T>,
+  server: ServerHandle,
+  options: ProvidedClientOptions = {},
+): Promise<T> {
+  const client = new cls({ ...options, baseUrl: server.baseUrl, server });
+  try {
+    return await client.connect();
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}
+
+/** Base class of env clients that can start their own server. */
+export class EnvClient<
+  A extends Action = Action,
+  O extends Observation = Observation,
+  S extends State = State,
+> extends HTTPEnvClient<A, O, S> {
+  /**
+   * Starts the env's server as a child process on a unix socket (no Docker)
+   * and returns a connected client; `close()` stops the process.
+   */
+  static async fromProcess<T extends HTTPEnvClient<Action, Observation, State>>(
+    this: EnvClientClass<T>,
+    options: ProvidedClientOptions & { process?: ProcessOptions } = {},
+  ): Promise<T> {
+    if (!this.envName) throw new TypeError(`${this.name} does not name its env (static envName)`);
+    const { process, ...client } = options;
+    const server = await startProcess(this.envName, process);
+    return await connectTo(this, server, client);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Waiting for a server to answer `GET /health`, shared by every provider.
+ *
+ * @module
+ */
+import { TimeoutError } from "../core/errors.ts";
+import { parseBaseUrl } from "../core/transport.ts";
+
+/** Options of {@link waitForHealth}. */
+export interface WaitForHealthOptions {
+  /**
+   * Seconds to wait in all.
+   * @default 30
+   */
+  timeoutS?: number;
+  /**
+   * Milliseconds between attempts.
+   * @default 10
+   */
+  intervalMs?: number;
+  /** Aborts the wait. */
+  signal?: AbortSignal;
+  /** Resolves when the server's process has exited: stop waiting at once. */
+  exited?: Promise<{ code: number; signal?: string | null }>;
+}
+
+/** Polls `GET /health` until it answers `{"status":"healthy"}`; throws otherwise. */
+export async function waitForHealth(
+  baseUrl: string,
+  options: WaitForHealthOptions = {},
+): Promise<void> {
+  const timeoutS = options.timeoutS ?? 30;
+  const interval = options.intervalMs ?? 10;
+  const endpoint = parseBaseUrl(baseUrl);
+  const client = endpoint.socketPath
+    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
+    : undefined;
+  let exit: { code: number; signal?: string | null } | undefined;
+  options.exited?.then((status) => (exit = status));
+  const deadline = performance.now() + timeoutS * 1000;
+  let last = "no answer yet";
+  try {
+    while (true) {
+      options.signal?.throwIfAborted();
+      if (exit) {
+        throw new Error(
+          `the server exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}`,
+        );
+      }
+      try {
+        const res = await fetch(`${endpoint.httpBase}/health`, {
+          client,
+          signal: AbortSignal.timeout(Math.max(100, Math.min(2000, deadline - performance.now()))),
+        });
+        const body = await res.text();
+        if (res.ok && body.includes("healthy")) return;
+        last = `HTTP ${res.status}`;
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      if (performance.now() >= deadline) {
+        throw new TimeoutError(
+          `${baseUrl} never answered /health after ${timeoutS} s (last: ${last})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, interval));
+    }
+  } finally {
+    client?.close();
+  }
+}
