@@ -54,6 +54,8 @@ export interface ClientOptions {
   timeoutS?: number;
   /** Extra headers on requests (or the WebSocket handshake). */
   headers?: HeadersInit;
+  /** The fetch the HTTP transport uses (e.g. `app.request`, to stay in-process). */
+  fetch?: (input: string, init: RequestInit & { client?: Deno.HttpClient }) => Promise<Response>;
   /** Aborts every call of this client. */
   signal?: AbortSignal;
   /** A server to stop when the client closes. */
@@ -135,7 +137,7 @@ export class HTTPEnvClient<
     } else {
       if (!options.baseUrl) throw new TypeError("An env client needs a baseUrl or an app");
       this.baseUrl = options.baseUrl;
-      const net = { headers: options.headers };
+      const net = { headers: options.headers, fetch: options.fetch };
       this.#transport = options.transport === "http"
         ? new HttpTransport(options.baseUrl, net)
         : new WebSocketTransport(options.baseUrl, net);

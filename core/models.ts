@@ -11,6 +11,15 @@ import { z } from "zod";
 /** Header that names an HTTP session (see PROTOCOL.md). */
 export const SESSION_HEADER = "envtorch-session";
 
+/**
+ * A JSON object passed through as it is, for the env's own schema to check
+ * (no copy: a `__proto__` key stays an own key, which strict schemas reject).
+ */
+export const JsonObjectSchema = z.custom<Record<string, unknown>>(
+  (v) => v !== null && typeof v === "object" && !Array.isArray(v),
+  { message: "Expected a JSON object" },
+);
+
 /** Free-form metadata attached to actions and observations. */
 export const Metadata = z.record(z.string(), z.unknown());
 

@@ -16,7 +16,13 @@ import {
   toHttpBody,
   ValidationError,
 } from "./errors.ts";
-import { type EnvModels, jsonSchemas, serializeObservation, SESSION_HEADER } from "./models.ts";
+import {
+  type EnvModels,
+  JsonObjectSchema,
+  jsonSchemas,
+  serializeObservation,
+  SESSION_HEADER,
+} from "./models.ts";
 import { type Session, SessionManager } from "./sessions.ts";
 import { errorMessage, openWireSession, type WireSession } from "./wire_session.ts";
 
@@ -74,7 +80,7 @@ export class EnvApp extends Hono implements AsyncDisposable {
 }
 
 const StepBody = z.strictObject({
-  action: z.record(z.string(), z.unknown()),
+  action: JsonObjectSchema,
   timeout_s: z.number().positive().max(86_400).optional(),
   request_id: z.string().max(255).optional(),
 });
@@ -286,12 +292,6 @@ function attachSocket(
     chain = chain.then(async () => {
       try {
         if (!wire) return;
-        if (typeof event.data !== "string") {
-          send(errorMessage(
-            new InvalidJsonError("Binary frames are not supported: send JSON in a text frame"),
-          ));
-          return;
-        }
         const { reply, close } = await wire.handle(event.data);
         if (reply) send(reply);
         if (close) closeSocket(1000, "Closed by the client");

@@ -94,6 +94,7 @@ async function withDeadline<T>(
   const timeout = AbortSignal.timeout(options.timeoutS * 1000);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   try {
+    signal.throwIfAborted();
     return await fn(signal);
   } catch (error) {
     if (timeout.aborted && !options.signal?.aborted) {
@@ -110,6 +111,8 @@ async function withDeadline<T>(
 export interface NetworkTransportOptions {
   /** Extra headers on every request (or the WebSocket handshake). */
   headers?: HeadersInit;
+  /** The fetch to use for HTTP (e.g. a Hono app's `request`, to stay in-process). */
+  fetch?: (input: string, init: RequestInit & { client?: Deno.HttpClient }) => Promise<Response>;
 }
 
 /** Transport over plain HTTP requests, with a session of its own. */
@@ -117,6 +120,7 @@ export class HttpTransport implements Transport {
   #endpoint: Endpoint;
   #client?: Deno.HttpClient;
   #headers: Headers;
+  #fetchFn: (input: string, init: RequestInit & { client?: Deno.HttpClient }) => Promise<Response>;
   #session: string | undefined;
   #closed = false;
 
@@ -124,6 +128,7 @@ export class HttpTransport implements Transport {
   constructor(baseUrl: string, options: NetworkTransportOptions = {}) {
     this.#endpoint = parseBaseUrl(baseUrl);
     this.#headers = new Headers(options.headers);
+    this.#fetchFn = options.fetch ?? fetch;
     if (this.#endpoint.socketPath) {
       this.#client = Deno.createHttpClient({
         proxy: { transport: "unix", path: this.#endpoint.socketPath },
@@ -172,7 +177,7 @@ export class HttpTransport implements Transport {
     return await withDeadline(`${init.method} ${path}`, options, async (signal) => {
       let res: Response;
       try {
-        res = await fetch(url, { ...init, signal, client: this.#client });
+        res = await this.#fetchFn(url, { ...init, signal, client: this.#client });
       } catch (error) {
         if (signal.aborted) throw error;
         throw new ConnectionError(`Cannot reach ${this.#where()}: ${(error as Error).message}`, {
@@ -208,7 +213,7 @@ export class HttpTransport implements Transport {
       if (this.#session) {
         const headers = new Headers(this.#headers);
         headers.set(SESSION_HEADER, this.#session);
-        const res = await fetch(this.#endpoint.httpBase + "/session", {
+        const res = await this.#fetchFn(this.#endpoint.httpBase + "/session", {
           method: "DELETE",
           headers,
           client: this.#client,

@@ -15,7 +15,7 @@ import {
   UnknownTypeError,
   ValidationError,
 } from "./errors.ts";
-import { serializeObservation } from "./models.ts";
+import { JsonObjectSchema, serializeObservation } from "./models.ts";
 import type { Session, SessionManager } from "./sessions.ts";
 
 /** A message the server sends. */
@@ -25,7 +25,7 @@ export type ServerMessage =
   | { type: "error"; data: ReturnType<typeof toWireError> };
 
 const TimeoutS = z.number().positive().max(86_400);
-const Data = z.record(z.string(), z.unknown());
+const Data = JsonObjectSchema;
 const ClientMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("reset"), data: Data.optional() }),
   z.strictObject({
@@ -102,9 +102,12 @@ export class WireSession {
     return this.#session;
   }
 
-  /** Handles one message; never throws. */
-  async handle(text: string): Promise<WireReply> {
+  /** Handles one message (a text frame; binary frames are refused); never throws. */
+  async handle(text: unknown): Promise<WireReply> {
     try {
+      if (typeof text !== "string") {
+        throw new InvalidJsonError("Binary frames are not supported: send JSON in a text frame");
+      }
       const message = parseClientMessage(text, this.#maxBytes);
       switch (message.type) {
         case "reset": {
