@@ -17,6 +17,7 @@ Options:
   --socket PATH        listen on a unix socket instead (default: $ENVTORCH_SOCKET)
   --max-sessions N     sessions at once, HTTP and WebSocket together (default 64)
   --idle-timeout S     close a session after S seconds without a call (default 300, 0: never)
+  --admission-wait S   when full, let a new session wait S seconds for a slot (default 0: refuse)
   --max-body-bytes N   largest request body or WebSocket message (default 1048576)
   -h, --help           show this help`;
 
@@ -31,6 +32,7 @@ export const serveCommand: Command = {
       socket: { type: "string" },
       "max-sessions": { type: "string" },
       "idle-timeout": { type: "string" },
+      "admission-wait": { type: "string" },
       "max-body-bytes": { type: "string" },
       "exit-on-stdin-eof": { type: "boolean" },
     });
@@ -57,11 +59,13 @@ export const serveCommand: Command = {
       intFlag("port", values.port ?? (socket ? undefined : Deno.env.get("PORT")), 0, 65535) ?? 8000;
     const maxSessions = intFlag("max-sessions", values["max-sessions"], 1, 1_000_000);
     const idleTimeoutS = numberFlag("idle-timeout", values["idle-timeout"]);
+    const admissionWaitS = numberFlag("admission-wait", values["admission-wait"]);
     const maxBytes = intFlag("max-body-bytes", values["max-body-bytes"], 1024, 1 << 30);
     const manifest = await getEnv(positionals[0]!);
     const app = createApp(manifest.create, manifest.models, {
       maxSessions,
       idleTimeoutS,
+      admissionWaitS,
       concurrentSessions: manifest.concurrentSessions,
       maxBodyBytes: maxBytes,
       maxMessageBytes: maxBytes,

@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { EnvFactory, EnvMetadata } from "./environment.ts";
 import {
   asEnvTorchError,
+  CapacityError,
   EnvTorchError,
   InvalidJsonError,
   PayloadTooLargeError,
@@ -57,6 +58,12 @@ export interface AppOptions {
    * @default 1048576
    */
   maxMessageBytes?: number;
+  /**
+   * When the server is full, how long a new session waits for a free slot
+   * before CAPACITY_REACHED, in seconds; 0 refuses at once.
+   * @default 0
+   */
+  admissionWaitS?: number;
   /** What `/metadata` reports; by default, read from a fresh env. */
   metadata?: EnvMetadata;
 }
@@ -109,6 +116,7 @@ export function createApp(
   app.sessions = new SessionManager(factory, models, {
     maxSessions: concurrent ? options.maxSessions ?? 64 : 1,
     idleTimeoutS: options.idleTimeoutS ?? 300,
+    admissionWaitS: options.admissionWaitS ?? 0,
   });
   app.limits = {
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
@@ -158,6 +166,8 @@ export function createApp(
 
   app.onError((error, c) => {
     const e = error instanceof EnvTorchError ? error : asEnvTorchError(error, "Request failed");
+    sessions.metrics.error(e.code);
+    if (e instanceof CapacityError) c.header("Retry-After", "1");
     return c.json(toHttpBody(e), e.status as 400);
   });
   app.notFound((c) => c.json({ detail: "Not Found" }, 404));
@@ -182,6 +192,17 @@ export function createApp(
   });
 
   app.get("/schema", (c) => c.json(schemas));
+
+  app.get("/metrics", (c) => {
+    const text = sessions.metrics.render({
+      active: sessions.countByKind(),
+      max: sessions.maxSessions,
+      waiting: sessions.waiting,
+      opened: sessions.openedTotal,
+      reaped: sessions.reapedTotal,
+    });
+    return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
 
   app.post("/reset", async (c) => {
     const body = await readJson(c.req.raw, app.limits.maxBodyBytes, { allowEmpty: true });

@@ -6,6 +6,7 @@
  * @module
  */
 import type { EnvFactory, Environment } from "./environment.ts";
+import { Metrics } from "./metrics.ts";
 import {
   asEnvTorchError,
   CapacityError,
@@ -42,6 +43,19 @@ export interface SessionManagerOptions {
    * @default min(idleTimeoutS / 4, 30)
    */
   reapIntervalS?: number;
+  /**
+   * When the server is full, how long a new session may wait for a free
+   * slot before it gets CAPACITY_REACHED, in seconds; 0 refuses at once.
+   * @default 0
+   */
+  admissionWaitS?: number;
+  /**
+   * Most callers waiting for a slot at once; past that, refused at once.
+   * @default maxSessions
+   */
+  maxWaiting?: number;
+  /** Where step timings and counts go; a new Metrics by default. */
+  metrics?: Metrics;
   /** Called after a session is closed, with why. */
   onClose?: (session: Session, reason: string) => void;
 }
@@ -58,6 +72,7 @@ export class Session {
   pending = 0;
   #env: Environment;
   #models: EnvModels;
+  #metrics?: Metrics;
   #started = false;
   #done = false;
   #closed = false;
@@ -66,11 +81,18 @@ export class Session {
   #closeListeners: ((reason: string) => void)[] = [];
 
   /** Wraps an env; use {@link SessionManager.open} rather than this. */
-  constructor(id: string, kind: SessionKind, env: Environment, models: EnvModels) {
+  constructor(
+    id: string,
+    kind: SessionKind,
+    env: Environment,
+    models: EnvModels,
+    metrics?: Metrics,
+  ) {
     this.id = id;
     this.kind = kind;
     this.#env = env;
     this.#models = models;
+    this.#metrics = metrics;
   }
 
   /** Whether the session was closed. */
@@ -106,6 +128,7 @@ export class Session {
     return this.#exclusive(async () => {
       const obs = await this.#call("reset", () => this.#env.reset(parsed.data));
       this.#started = true;
+      if (this.#metrics) this.#metrics.resets++;
       return this.#finish(obs);
     });
   }
@@ -128,11 +151,16 @@ export class Session {
         signals.push(AbortSignal.timeout(options.timeout_s * 1000));
       }
       const signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-      const obs = await this.#call(
-        "step",
-        () => this.#env.step(parsed.data, { timeout_s: options.timeout_s, signal }),
-      );
-      return this.#finish(obs);
+      const started = performance.now();
+      try {
+        const obs = await this.#call(
+          "step",
+          () => this.#env.step(parsed.data, { timeout_s: options.timeout_s, signal }),
+        );
+        return this.#finish(obs);
+      } finally {
+        this.#metrics?.observeStep((performance.now() - started) / 1000);
+      }
     });
   }
 
@@ -207,6 +235,14 @@ export class SessionManager implements AsyncDisposable {
   readonly idleTimeoutS: number;
   /** Sessions closed for being idle, since start. */
   reapedTotal = 0;
+  /** Sessions opened since start. */
+  openedTotal = 0;
+  /** Step timings, counts and errors of this manager's sessions. */
+  readonly metrics: Metrics;
+  #admissionWaitS: number;
+  #maxWaiting: number;
+  #waiters: (() => void)[] = [];
+  #shutDown = false;
   #factory: EnvFactory;
   #models: EnvModels;
   #sessions = new Map<string, Session>();
@@ -221,6 +257,9 @@ export class SessionManager implements AsyncDisposable {
     this.maxSessions = options.maxSessions ?? 64;
     this.idleTimeoutS = options.idleTimeoutS ?? 300;
     this.#onClose = options.onClose;
+    this.metrics = options.metrics ?? new Metrics();
+    this.#admissionWaitS = options.admissionWaitS ?? 0;
+    this.#maxWaiting = options.maxWaiting ?? this.maxSessions;
     if (this.maxSessions < 1) throw new RangeError("maxSessions must be at least 1");
     if (this.idleTimeoutS > 0) {
       const every = options.reapIntervalS ?? Math.min(this.idleTimeoutS / 4, 30);
@@ -240,14 +279,30 @@ export class SessionManager implements AsyncDisposable {
     return this.#sessions.get(id);
   }
 
-  /** Opens a new session, or throws CapacityError / FactoryError. */
+  /** Callers waiting for a free slot now. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Open sessions by transport. */
+  countByKind(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const s of this.#sessions.values()) counts[s.kind] = (counts[s.kind] ?? 0) + 1;
+    return counts;
+  }
+
+  /**
+   * Opens a new session, or throws CapacityError / FactoryError. When full,
+   * waits up to `admissionWaitS` for a slot first.
+   */
   async open(kind: SessionKind, id: string = crypto.randomUUID()): Promise<Session> {
-    if (this.size >= this.maxSessions) throw new CapacityError(this.size, this.maxSessions);
+    if (this.size >= this.maxSessions) await this.#waitForSlot();
     this.#reserved++;
     let env: Environment;
     try {
       env = await this.#factory();
     } catch (error) {
+      this.#waiters.shift()?.();
       const message = error instanceof Error ? error.message : String(error);
       throw new FactoryError(`Cannot create the env for a new session: ${message}`, {
         cause: error,
@@ -255,9 +310,36 @@ export class SessionManager implements AsyncDisposable {
     } finally {
       this.#reserved--;
     }
-    const session = new Session(id, kind, env, this.#models);
+    if (this.#shutDown) {
+      await env.close();
+      throw new FactoryError("Cannot open a session: the server is shutting down");
+    }
+    const session = new Session(id, kind, env, this.#models, this.metrics);
     this.#sessions.set(id, session);
+    this.openedTotal++;
     return session;
+  }
+
+  async #waitForSlot(): Promise<void> {
+    const deadline = performance.now() + this.#admissionWaitS * 1000;
+    while (this.size >= this.maxSessions) {
+      const left = deadline - performance.now();
+      if (left <= 0 || this.#waiters.length >= this.#maxWaiting || this.#shutDown) {
+        throw new CapacityError(this.size, this.maxSessions);
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          const i = this.#waiters.indexOf(wake);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          resolve();
+        }, left);
+        this.#waiters.push(wake);
+      });
+    }
   }
 
   /** Closes a session and frees its slot. */
@@ -265,6 +347,7 @@ export class SessionManager implements AsyncDisposable {
     const session = this.#sessions.get(id);
     if (!session) return;
     this.#sessions.delete(id);
+    this.#waiters.shift()?.();
     await session.close(reason);
     this.#onClose?.(session, reason);
   }
@@ -291,6 +374,8 @@ export class SessionManager implements AsyncDisposable {
 
   /** Stops the reaper and closes every session. */
   async closeAll(reason = "server shutting down"): Promise<void> {
+    this.#shutDown = true;
+    for (const wake of this.#waiters.splice(0)) wake();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await Promise.all([...this.#sessions.keys()].map((id) => this.close(id, reason)));

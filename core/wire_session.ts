@@ -16,6 +16,7 @@ import {
   ValidationError,
 } from "./errors.ts";
 import { JsonObjectSchema, serializeObservation } from "./models.ts";
+import type { Metrics } from "./metrics.ts";
 import type { Session, SessionManager } from "./sessions.ts";
 
 /** A message the server sends. */
@@ -90,11 +91,13 @@ export function parseClientMessage(
 export class WireSession {
   #session: Session;
   #maxBytes: number;
+  #metrics?: Metrics;
 
   /** Binds the protocol to a session; `maxBytes` caps each message. */
-  constructor(session: Session, maxBytes: number) {
+  constructor(session: Session, maxBytes: number, metrics?: Metrics) {
     this.#session = session;
     this.#maxBytes = maxBytes;
+    this.#metrics = metrics;
   }
 
   /** The session behind this connection. */
@@ -124,7 +127,9 @@ export class WireSession {
           return { close: true };
       }
     } catch (error) {
-      return { reply: errorMessage(asEnvTorchError(error)) };
+      const e = asEnvTorchError(error);
+      this.#metrics?.error(e.code);
+      return { reply: errorMessage(e) };
     }
   }
 }
@@ -135,8 +140,10 @@ export async function openWireSession(
   maxBytes: number,
 ): Promise<WireSession | EnvTorchError> {
   try {
-    return new WireSession(await sessions.open("ws"), maxBytes);
+    return new WireSession(await sessions.open("ws"), maxBytes, sessions.metrics);
   } catch (error) {
-    return asEnvTorchError(error);
+    const e = asEnvTorchError(error);
+    sessions.metrics.error(e.code);
+    return e;
   }
 }

@@ -191,3 +191,37 @@ Deno.test("a client killed mid-step frees its slot", async () => {
   assert.equal(health.status, 200);
   await health.body?.cancel();
 });
+
+Deno.test("with admission waiting, a new session waits for a slot instead of failing", async (t) => {
+  await using target = await startTarget("tcp", () => new KnobEnv(), knobModels, {
+    maxSessions: 1,
+    admissionWaitS: 2,
+  });
+  const first = await target.ws();
+  first.send(JSON.stringify({ type: "reset" }));
+  await first.next();
+
+  await t.step("it gets the slot once the holder leaves", async () => {
+    const waiting = target.http("/reset", {
+      method: "POST",
+      headers: { "envtorch-session": "new" },
+    });
+    await eventually("one caller waits", () => target.app.sessions.waiting === 1);
+    first.close();
+    const res = await waiting;
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  });
+
+  await t.step("past the wait it gets 503 CAPACITY_REACHED with Retry-After", async () => {
+    const started = performance.now();
+    const res = await target.http("/reset", {
+      method: "POST",
+      headers: { "envtorch-session": "new" },
+    });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("retry-after"), "1");
+    assert.equal((await res.json()).code, "CAPACITY_REACHED");
+    assert.ok(performance.now() - started >= 1900, "it waited the admission time first");
+  });
+});
