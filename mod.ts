@@ -93,6 +93,15 @@ export {
   WebSocketTransport,
 } from "./core/transport.ts";
 export { defineEnv, type EnvManifest } from "./core/manifest.ts";
+export { Metrics, STEP_BUCKETS } from "./core/metrics.ts";
+export {
+  type AutoresetMode,
+  VectorEnv,
+  type VectorEnvOptions,
+  type VectorOutcome,
+  type VectorResetOptions,
+  type VectorResult,
+} from "./core/vector_env.ts";
 export { EnvClient, type ProvidedClientOptions } from "./providers/env_client.ts";
 export { type ProcessOptions, type ProcessServer, startProcess } from "./providers/process.ts";
 export { waitForHealth, type WaitForHealthOptions } from "./providers/health.ts";
