@@ -104,6 +104,7 @@ export {
 } from "./core/vector_env.ts";
 export { EnvClient, type ProvidedClientOptions } from "./providers/env_client.ts";
 export { type ProcessOptions, type ProcessServer, startProcess } from "./providers/process.ts";
+export { EnvPool, type EnvPoolOptions, type PoolStats } from "./providers/pool.ts";
 export { waitForHealth, type WaitForHealthOptions } from "./providers/health.ts";
 export { getEnv, listEnvs, UnknownEnvError } from "./envs/registry.ts";
 export {
@@ -114,3 +115,23 @@ export {
   EchoObservation,
   EchoState,
 } from "./envs/echo/mod.ts";
+export {
+  ContainerStartError,
+  DockerConflictError,
+  DockerContainer,
+  DockerEngine,
+  type DockerEngineOptions,
+  DockerError,
+  DockerNotFoundError,
+  type DockerStartOptions,
+  EngineUnreachableError,
+  HardeningError,
+  type HardeningOptions,
+  ImageBuildError,
+  ImageNotFoundError,
+  LocalDockerProvider,
+  type LocalDockerProviderOptions,
+  type ManagedContainer,
+  reapContainers,
+  type ReapedContainer,
+} from "./providers/docker/mod.ts";

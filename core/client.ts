@@ -144,6 +144,14 @@ export class HTTPEnvClient<
     }
   }
 
+  /**
+   * False once the client knows its session is gone: closed, or (WebSocket)
+   * the connection was lost. A pool uses this to replace dead envs.
+   */
+  get alive(): boolean {
+    return !this.#closing && this.#transport.alive;
+  }
+
   /** Opens the connection now rather than on the first call. */
   async connect(options: RequestOptions = {}): Promise<this> {
     if (this.#transport instanceof WebSocketTransport) {

@@ -45,6 +45,8 @@ export interface Transport extends AsyncDisposable {
   request(request: ClientRequest, options: CallOptions): Promise<TransportReply>;
   /** Ends the session and frees the connection. Safe to call twice. */
   close(): Promise<void>;
+  /** False once the transport knows its session is gone (connection lost, closed). */
+  readonly alive: boolean;
 }
 
 /** Where a base URL points, split into what fetch and WebSocket need. */
@@ -139,6 +141,11 @@ export class HttpTransport implements Transport {
   /** The session id the server gave, once known. */
   get sessionId(): string | undefined {
     return this.#session;
+  }
+
+  /** HTTP has no connection to lose: alive until closed. */
+  get alive(): boolean {
+    return !this.#closed;
   }
 
   async request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
@@ -259,6 +266,12 @@ export class WebSocketTransport implements Transport {
         proxy: { transport: "unix", path: this.#endpoint.socketPath },
       });
     }
+  }
+
+  /** Whether the connection is open (or not yet opened) and has not failed. */
+  get alive(): boolean {
+    if (this.#closed || this.#failure) return false;
+    return !this.#socket || this.#socket.readyState === WebSocket.OPEN;
   }
 
   /** Opens the connection (once). */
@@ -398,16 +411,23 @@ export class InProcessTransport implements Transport {
   #app: EnvApp;
   #wire?: Promise<WireSession>;
   #closed = false;
+  #closedByServer = false;
 
   /** Serves requests from `app` in this process. */
   constructor(app: EnvApp) {
     this.#app = app;
   }
 
+  /** Alive until closed, or until its session is closed by the server. */
+  get alive(): boolean {
+    return !this.#closed && !this.#closedByServer;
+  }
+
   #open(): Promise<WireSession> {
     return this.#wire ??= openWireSession(this.#app.sessions, this.#app.limits.maxMessageBytes)
       .then((r) => {
         if (r instanceof EnvTorchError) throw r;
+        r.session.onClose(() => (this.#closedByServer = true));
         return r;
       });
   }
