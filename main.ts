@@ -7,11 +7,22 @@
 import { type Command, EXIT, UsageError, VERSION } from "./cli/common.ts";
 import { listCommand } from "./cli/list.ts";
 import { serveCommand } from "./cli/serve.ts";
+import { buildCommand } from "./cli/build.ts";
+import { cleanCommand } from "./cli/clean.ts";
+import { psCommand } from "./cli/ps.ts";
+import { runCommand } from "./cli/run.ts";
 import { UnknownEnvError } from "./envs/registry.ts";
 import { EnvTorchError } from "./core/errors.ts";
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: Command[] = [serveCommand, listCommand];
+export const COMMANDS: Command[] = [
+  serveCommand,
+  listCommand,
+  buildCommand,
+  runCommand,
+  psCommand,
+  cleanCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -7,6 +7,11 @@
 import { type ClientOptions, HTTPEnvClient, type ServerHandle } from "../core/client.ts";
 import type { Action, Observation, State } from "../core/models.ts";
 import { type ProcessOptions, startProcess } from "./process.ts";
+import {
+  type DockerStartOptions,
+  LocalDockerProvider,
+  type LocalDockerProviderOptions,
+} from "./docker/local_docker_provider.ts";
 
 /** Client options when a provider supplies the server. */
 export type ProvidedClientOptions = Omit<ClientOptions, "baseUrl" | "server" | "app">;
@@ -53,6 +58,54 @@ export class EnvClient<
     if (!this.envName) throw new TypeError(`${this.name} does not name its env (static envName)`);
     const { process, ...client } = options;
     const server = await startProcess(this.envName, process);
+    return await connectTo(this, server, client);
+  }
+
+  /**
+   * Starts `image` as a hardened container (SECURITY.md) and returns a
+   * connected client; `close()` stops and removes the container.
+   *
+   * @example
+   * ```ts ignore
+   * import { EchoEnv } from "../envs/echo/client.ts";
+   * await using env = await EchoEnv.fromDockerImage("echo-env:latest");
+   * const result = await env.step({ message: "Hello, World!" });
+   * console.log(result.reward); // 1.3
+   * ```
+   */
+  static async fromDockerImage<T extends HTTPEnvClient<Action, Observation, State>>(
+    this: EnvClientClass<T>,
+    image: string,
+    options: ProvidedClientOptions & {
+      docker?: DockerStartOptions & Omit<LocalDockerProviderOptions, "engine">;
+    } = {},
+  ): Promise<T> {
+    const { docker = {}, ...client } = options;
+    const { host, apiVersion, timeoutS, reapOnStart, reapIntervalS, ...start } = docker;
+    const provider = new LocalDockerProvider({
+      host,
+      apiVersion,
+      timeoutS,
+      reapOnStart,
+      reapIntervalS,
+    });
+    let container;
+    try {
+      container = await provider.start(image, { signal: client.signal, ...start });
+    } catch (error) {
+      await provider.close();
+      throw error;
+    }
+    const server: ServerHandle = {
+      baseUrl: container.baseUrl,
+      close: async () => {
+        try {
+          await container.stop();
+        } finally {
+          await provider.close();
+        }
+      },
+    };
     return await connectTo(this, server, client);
   }
 }

@@ -141,12 +141,26 @@ export async function buildImages(
     built.push({ image, id: result.id, seconds });
     options.onImage?.({ image, id: result.id, seconds });
   };
+  // Images these tags named before: removed once replaced, so rebuilds leave no dangling images.
+  const previous: string[] = [];
+  for (const image of [BASE_IMAGE, ...options.envs.map((e) => e.image)]) {
+    const old = await engine.images.inspect(image, { signal: options.signal }).catch(() =>
+      undefined
+    );
+    if (old) previous.push(old.Id);
+  }
   const denoDir = await fillDenoCache(root, options.signal);
   await one(BASE_IMAGE, "app/Dockerfile.base", baseContext(root, denoDir));
   for (const env of options.envs) {
     await one(env.image, `app/${relativeDockerfile(root, env.dockerfile!)}`, [
       { type: "dir", hostPath: rootPath(root), target: "app" },
     ]);
+  }
+  const current = new Set(built.map((b) => b.id));
+  for (const id of previous.reverse()) {
+    if (current.has(id)) continue;
+    // In use by a container or another image: the engine refuses, and it stays.
+    await engine.images.remove(id, { signal: options.signal }).catch(() => {});
   }
   return built;
 }

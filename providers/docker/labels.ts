@@ -38,7 +38,7 @@ export interface OwnerIdentity {
   host: string;
 }
 
-/** The start time of a process (field 22 of `/proc/PID/stat`), or undefined if it is gone. */
+/** The start time of a process (field 22 of `/proc/PID/stat`), or undefined if it has exited. */
 export function processStartTime(pid: number): string | undefined {
   let stat: string;
   try {
@@ -48,6 +48,8 @@ export function processStartTime(pid: number): string | undefined {
   }
   // The command name (field 2) may hold spaces and parentheses: count from the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // A zombie (Z) or dead (X) process has exited; only its entry is left.
+  if (fields[0] === "Z" || fields[0] === "X") return undefined;
   return fields[19];
 }
 

@@ -1,0 +1,95 @@
+/**
+ * `envtorch clean`: reaps managed containers whose owner is gone or whose
+ * expiry passed (or, with `--all`, every managed container).
+ *
+ * @module
+ */
+import { DockerEngine } from "../providers/docker/engine.ts";
+import { DockerNotFoundError } from "../providers/docker/engine_errors.ts";
+import {
+  listManagedContainers,
+  reapContainers,
+  type ReapedContainer,
+  socketDirOf,
+} from "../providers/docker/managed_containers.ts";
+import { type Command, parseFlags, UsageError } from "./common.ts";
+
+const usage = `Usage: envtorch clean [--all] [--dry-run] [--json]
+
+Removes the containers envtorch manages whose owning process is gone or
+whose expiry passed, with their socket folders. Containers of running
+owners are left alone unless --all is given.
+
+Options:
+  --all        remove every envtorch container, even those of running owners
+  --dry-run    only list what would be removed
+  --json       one JSON array of the removed containers on stdout
+  -h, --help   show this help`;
+
+export const cleanCommand: Command = {
+  name: "clean",
+  summary: "remove orphaned and expired envtorch containers",
+  usage,
+  async run(args) {
+    const { values, positionals } = parseFlags(args, {
+      all: { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      json: { type: "boolean" },
+    });
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    if (positionals.length) throw new UsageError(`Unexpected argument ${positionals[0]}`);
+    const dryRun = values["dry-run"] ?? false;
+    await using engine = new DockerEngine();
+    let removed: (ReapedContainer | (Omit<ReapedContainer, "reason"> & { reason: "all" }))[];
+    if (values.all) {
+      removed = [];
+      for (const c of await listManagedContainers(engine)) {
+        const entry: Omit<ReapedContainer, "reason"> & { reason: "all" } = { ...c, reason: "all" };
+        if (!dryRun) {
+          try {
+            await engine.containers.remove(c.id, { force: true, volumes: true });
+            const dir = socketDirOf(c.labels);
+            if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+          } catch (error) {
+            if (!(error instanceof DockerNotFoundError)) entry.error = (error as Error).message;
+          }
+        }
+        removed.push(entry);
+      }
+    } else {
+      removed = await reapContainers(engine, { dryRun });
+    }
+    const failed = removed.filter((c) => c.error);
+    if (values.json) {
+      console.log(JSON.stringify(removed.map((c) => ({
+        id: c.id,
+        name: c.name,
+        image: c.image,
+        reason: c.reason,
+        removed: !dryRun && !c.error,
+        error: c.error ?? null,
+      }))));
+    } else if (!removed.length) {
+      console.log("Nothing to clean");
+    } else {
+      const verb = dryRun ? "would remove" : "removed";
+      for (const c of removed) {
+        console.log(
+          c.error
+            ? `failed to remove ${c.name}: ${c.error}`
+            : `${verb} ${c.name} (${c.image}): ${
+              c.reason === "owner-gone"
+                ? `owner ${c.ownerPid} is gone`
+                : c.reason === "expired"
+                ? "expired"
+                : "--all"
+            }`,
+        );
+      }
+    }
+    return failed.length ? 1 : 0;
+  },
+};

@@ -1,0 +1,73 @@
+/**
+ * `envtorch ps`: the containers envtorch manages.
+ *
+ * @module
+ */
+import { DockerEngine } from "../providers/docker/engine.ts";
+import { listManagedContainers } from "../providers/docker/managed_containers.ts";
+import { type Command, parseFlags, UsageError } from "./common.ts";
+
+const usage = `Usage: envtorch ps [--json]
+
+Lists the containers envtorch manages (label envtorch.managed=true), running
+or not: name, image, state, URL, the owning process and whether it still
+runs, and when the container expires. 'envtorch clean' removes those whose
+owner is gone or whose expiry passed.
+
+Options:
+  --json       one JSON array on stdout
+  -h, --help   show this help`;
+
+export const psCommand: Command = {
+  name: "ps",
+  summary: "list the containers envtorch manages",
+  usage,
+  async run(args) {
+    const { values, positionals } = parseFlags(args, { json: { type: "boolean" } });
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    if (positionals.length) throw new UsageError(`Unexpected argument ${positionals[0]}`);
+    await using engine = new DockerEngine();
+    const containers = await listManagedContainers(engine);
+    if (values.json) {
+      console.log(JSON.stringify(containers.map((c) => ({
+        id: c.id,
+        name: c.name,
+        image: c.image,
+        state: c.state,
+        status: c.status,
+        url: c.url ?? null,
+        session: c.session ?? null,
+        owner_pid: c.ownerPid ?? null,
+        owner: c.owner,
+        created: c.created.toISOString(),
+        expires: c.expires?.toISOString() ?? null,
+      }))));
+      return 0;
+    }
+    if (!containers.length) {
+      console.log("No envtorch containers");
+      return 0;
+    }
+    const rows = [
+      ["NAME", "IMAGE", "STATE", "URL", "OWNER", "EXPIRES"],
+      ...containers.map((c) => [
+        c.name,
+        c.image,
+        c.status,
+        c.url ?? "-",
+        `${c.ownerPid ?? "?"} (${c.owner})`,
+        c.expires?.toISOString().replace(/\.\d+Z$/, "Z") ?? "-",
+      ]),
+    ];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const row of rows) {
+      console.log(
+        row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  "),
+      );
+    }
+    return 0;
+  },
+};
