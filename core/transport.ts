@@ -87,25 +87,39 @@ export function parseBaseUrl(baseUrl: string): Endpoint {
   };
 }
 
-/** Runs `fn` with a signal that aborts on the caller's signal or after the timeout. */
+/**
+ * Runs `fn` with a signal that aborts on the caller's signal or after the
+ * timeout. One controller and one timer per call, both always released (this
+ * is on every step's path: no AbortSignal.timeout/any, which cost more).
+ */
 async function withDeadline<T>(
   what: string,
   options: CallOptions,
   fn: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const timeout = AbortSignal.timeout(options.timeoutS * 1000);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const caller = options.signal;
+  if (caller?.aborted) throw caller.reason;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`${what} timed out`, "TimeoutError"));
+  }, options.timeoutS * 1000);
+  const onAbort = () => controller.abort(caller!.reason);
+  caller?.addEventListener("abort", onAbort, { once: true });
   try {
-    signal.throwIfAborted();
-    return await fn(signal);
+    return await fn(controller.signal);
   } catch (error) {
-    if (timeout.aborted && !options.signal?.aborted) {
+    if (timedOut) {
       throw new TimeoutError(`${what} got no answer within ${options.timeoutS} s`, {
         cause: error,
       });
     }
-    if (options.signal?.aborted) throw options.signal.reason;
+    if (caller?.aborted) throw caller.reason;
     throw error;
+  } finally {
+    clearTimeout(timer);
+    caller?.removeEventListener("abort", onAbort);
   }
 }
 

@@ -82,9 +82,27 @@ export function parseClientMessage(
       `Unknown message type ${JSON.stringify(type)}: expected reset, step, state or close`,
     );
   }
+  if (isPlainStep(raw as Record<string, unknown>)) return raw as z.infer<typeof ClientMessage>;
   const parsed = ClientMessage.safeParse(raw);
   if (!parsed.success) throw ValidationError.fromZod(`${type} message`, parsed.error);
   return parsed.data;
+}
+
+/**
+ * The common case, checked without zod: `{"type":"step","data":{...}}` and
+ * nothing else. Anything else goes through the schema, which also words the errors.
+ */
+function isPlainStep(raw: Record<string, unknown>): boolean {
+  if (raw.type !== "step") return false;
+  const data = raw.data;
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return false;
+  let keys = 0;
+  for (const key in raw) {
+    if (!Object.hasOwn(raw, key)) continue;
+    if (key !== "type" && key !== "data") return false;
+    keys++;
+  }
+  return keys === 2;
 }
 
 /** Serves the messages of one connection against one session. */

@@ -1,0 +1,242 @@
+/**
+ * Load generation against an env server: many sessions stepping as fast as
+ * they can, with latency percentiles. Used by `envtorch bench` and bench/.
+ *
+ * @module
+ */
+import { GenericEnvClient, type HTTPEnvClient } from "./client.ts";
+import { EnvTorchError } from "./errors.ts";
+import { parseBaseUrl } from "./transport.ts";
+
+/** Latency summary, in milliseconds. */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Percentiles of a list of durations (ms). */
+export function summarize(samples: number[]): LatencySummary {
+  if (samples.length === 0) return { p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
+  const sorted = Float64Array.from(samples).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return {
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    max: sorted[sorted.length - 1]!,
+    mean: sum / sorted.length,
+  };
+}
+
+/** Options of {@link runLoad}. */
+export interface LoadOptions {
+  /** Where the server is. */
+  baseUrl: string;
+  /** Concurrent sessions. */
+  sessions: number;
+  /** Steps per session. */
+  stepsPerSession: number;
+  /** The action each step sends. */
+  action: Record<string, unknown>;
+  /**
+   * `websocket` (typed client), `http` (typed client, keep-alive), `raw-ws`
+   * (a bare WebSocket: the server's cost without the client's) or `raw-http`
+   * (bare fetch with keep-alive).
+   * @default "websocket"
+   */
+  transport?: "websocket" | "http" | "raw-ws" | "raw-http";
+  /**
+   * Warm-up steps per session, not measured.
+   * @default 20
+   */
+  warmupSteps?: number;
+  /**
+   * Sessions connecting at once while opening.
+   * @default 64
+   */
+  connectConcurrency?: number;
+  /** Called with progress text while running. */
+  onProgress?: (text: string) => void;
+}
+
+/** What {@link runLoad} measured. */
+export interface LoadResult {
+  sessions: number;
+  /** Sessions that opened and ran every step. */
+  completed: number;
+  /** Steps that succeeded. */
+  steps: number;
+  /** Failures by error code (`CAPACITY_REACHED`, `CONNECTION_ERROR`, ...). */
+  failures: Record<string, number>;
+  /** Wall time of the measured phase, ms. */
+  wallMs: number;
+  /** Steps per second over the measured phase. */
+  stepsPerSecond: number;
+  /** Per-step latency. */
+  latency: LatencySummary;
+}
+
+interface Stepper {
+  step(): Promise<void>;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Runs `sessions` sessions of `stepsPerSession` steps each, all at once. */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const transport = options.transport ?? "websocket";
+  const warmup = options.warmupSteps ?? 20;
+  const failures: Record<string, number> = {};
+  const fail = (error: unknown) => {
+    const code = error instanceof EnvTorchError ? error.code : (error as Error).name || "Error";
+    failures[code] = (failures[code] ?? 0) + 1;
+  };
+  const steppers: (Stepper | undefined)[] = new Array(options.sessions);
+  let next = 0;
+  const opener = async () => {
+    while (next < options.sessions) {
+      const i = next++;
+      try {
+        const s = transport === "raw-ws"
+          ? await rawStepper(options.baseUrl, options.action)
+          : transport === "raw-http"
+          ? rawHttpStepper(options.baseUrl, options.action)
+          : clientStepper(
+            new GenericEnvClient({ baseUrl: options.baseUrl, transport }),
+            options.action,
+          );
+        await s.reset();
+        for (let k = 0; k < warmup; k++) await s.step();
+        steppers[i] = s;
+      } catch (error) {
+        fail(error);
+      }
+      if (i % 256 === 0) options.onProgress?.(`opened ${i + 1}/${options.sessions} sessions`);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(options.connectConcurrency ?? 64, options.sessions) }, opener),
+  );
+  const latencies: number[] = [];
+  let steps = 0;
+  let completed = 0;
+  const started = performance.now();
+  await Promise.all(steppers.map(async (s) => {
+    if (!s) return;
+    try {
+      for (let k = 0; k < options.stepsPerSession; k++) {
+        const t0 = performance.now();
+        await s.step();
+        latencies.push(performance.now() - t0);
+        steps++;
+      }
+      completed++;
+    } catch (error) {
+      fail(error);
+    }
+  }));
+  const wallMs = performance.now() - started;
+  await Promise.all(steppers.map((s) => s?.close().catch(() => {})));
+  return {
+    sessions: options.sessions,
+    completed,
+    steps,
+    failures,
+    wallMs,
+    stepsPerSecond: steps / (wallMs / 1000),
+    latency: summarize(latencies),
+  };
+}
+
+function clientStepper(client: HTTPEnvClient, action: Record<string, unknown>): Stepper {
+  return {
+    step: async () => void await client.step(action),
+    reset: async () => void await client.reset(),
+    close: () => client.close(),
+  };
+}
+
+/** A bare WebSocket session speaking the protocol, with no client library. */
+export async function rawStepper(
+  baseUrl: string,
+  action: Record<string, unknown>,
+): Promise<Stepper> {
+  const endpoint = parseBaseUrl(baseUrl);
+  const client = endpoint.socketPath
+    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
+    : undefined;
+  const ws = new WebSocket(`${endpoint.wsBase}/ws`, { client } as WebSocketOptions);
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error(`Cannot connect to ${baseUrl}`));
+  });
+  let waiting: ((data: string) => void) | undefined;
+  let failed: Error | undefined;
+  ws.onmessage = (e) => {
+    const w = waiting;
+    waiting = undefined;
+    w?.(e.data as string);
+  };
+  ws.onclose = () => {
+    failed = new Error("Connection closed");
+    const w = waiting;
+    waiting = undefined;
+    w?.('{"type":"error","data":{"code":"CONNECTION_ERROR","message":"closed"}}');
+  };
+  const call = (message: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (failed) return reject(failed);
+      waiting = (data) => {
+        if (data.startsWith('{"type":"error"')) {
+          const err = new Error(data);
+          err.name = JSON.parse(data).data.code;
+          reject(err);
+        } else resolve();
+      };
+      ws.send(message);
+    });
+  const stepMessage = JSON.stringify({ type: "step", data: action });
+  return {
+    step: () => call(stepMessage),
+    reset: () => call('{"type":"reset","data":{}}'),
+    close: async () => {
+      ws.close();
+      client?.close();
+    },
+  };
+}
+
+/** Bare fetch calls speaking the protocol over HTTP keep-alive, with no client library. */
+export function rawHttpStepper(baseUrl: string, action: Record<string, unknown>): Stepper {
+  const endpoint = parseBaseUrl(baseUrl);
+  const client = endpoint.socketPath
+    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
+    : undefined;
+  let session = "new";
+  const body = JSON.stringify({ action });
+  const call = async (path: string, payload: string) => {
+    const res = await fetch(endpoint.httpBase + path, {
+      method: "POST",
+      body: payload,
+      headers: { "envtorch-session": session },
+      client,
+    });
+    session = res.headers.get("envtorch-session") ?? session;
+    const text = await res.text();
+    if (!res.ok) {
+      const err = new Error(text);
+      err.name = res.status === 503 ? "CAPACITY_REACHED" : `HTTP_${res.status}`;
+      throw err;
+    }
+  };
+  return {
+    step: () => call("/step", body),
+    reset: () => call("/reset", "{}"),
+    close: async () => client?.close(),
+  };
+}
