@@ -204,9 +204,10 @@ export async function rawStepper(
   return {
     step: () => call(stepMessage),
     reset: () => call('{"type":"reset","data":{}}'),
-    close: async () => {
+    close: () => {
       ws.close();
       client?.close();
+      return Promise.resolve();
     },
   };
 }
@@ -237,6 +238,6 @@ export function rawHttpStepper(baseUrl: string, action: Record<string, unknown>)
   return {
     step: () => call("/step", body),
     reset: () => call("/reset", "{}"),
-    close: async () => client?.close(),
+    close: () => Promise.resolve(client?.close()),
   };
 }
