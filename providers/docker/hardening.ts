@@ -149,8 +149,20 @@ function sorted(values: string[] | null | undefined): string[] {
   return [...(values ?? [])].map((v) => v.replace(/^CAP_/, "")).sort();
 }
 
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map((
+        [k, v],
+      ) => [k, canonical(v)]),
+    );
+  }
+  return value;
+}
+
 function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
 /**

@@ -1,0 +1,116 @@
+/**
+ * What the Docker end-to-end tests share: whether an engine answers (tests
+ * skip with the reason in their name when none does, except under CI=true,
+ * where they fail), the echo image (built if missing), and a label per test
+ * run so that every container a test makes is found and removed, even when
+ * the test fails.
+ *
+ * @module
+ */
+import { getEnv } from "../envs/registry.ts";
+import { DockerEngine } from "../providers/docker/engine.ts";
+import { buildImages } from "../providers/docker/image_builder.ts";
+import { createBuildContext } from "../providers/docker/build_context.ts";
+
+/** The image the tests run. */
+export const ECHO_IMAGE = "echo-env:latest";
+/** Label put on every container (and test image) a test run makes. */
+export const TEST_LABEL = "envtorch.test";
+/** Whether this is CI, where a missing engine is a failure, not a skip. */
+export const IN_CI = Deno.env.get("CI") === "true";
+
+async function probe(): Promise<string | undefined> {
+  try {
+    await using engine = new DockerEngine();
+    await engine.ping({ timeoutS: 5 });
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Why Docker tests cannot run here, or undefined when an engine answers. */
+export const NO_DOCKER: string | undefined = await probe();
+
+/**
+ * Registers a test that needs Docker: skipped (with the reason in its name)
+ * when no engine answers, failed under CI=true.
+ */
+export function dockerTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  if (NO_DOCKER && !IN_CI) {
+    Deno.test({ name: `${name} (skipped: ${NO_DOCKER})`, ignore: true, fn: () => {} });
+    return;
+  }
+  Deno.test(name, async (t) => {
+    if (NO_DOCKER) throw new Error(`CI=true but no Docker engine answers: ${NO_DOCKER}`);
+    await fn(t);
+  });
+}
+
+let ensured: Promise<void> | undefined;
+
+/** Builds the echo image (and the base image) if the engine lacks it. */
+export function ensureEchoImage(engine: DockerEngine): Promise<void> {
+  return ensured ??= (async () => {
+    if (await engine.images.exists(ECHO_IMAGE)) return;
+    try {
+      await buildImages(engine, { envs: [await getEnv("echo")] });
+    } catch (error) {
+      throw new Error(
+        `Cannot build ${ECHO_IMAGE} for the tests (run \`deno task images\` first): ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+  })();
+}
+
+/** A label value unique to one test file's run. */
+export function runLabel(): Record<string, string> {
+  return { [TEST_LABEL]: `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}` };
+}
+
+/** Containers carrying the run's label. */
+export async function containersOf(
+  engine: DockerEngine,
+  label: Record<string, string>,
+): Promise<string[]> {
+  const [key, value] = Object.entries(label)[0]!;
+  const found = await engine.containers.list({ all: true, labels: [`${key}=${value}`] });
+  return found.map((c) => c.Id);
+}
+
+/** Removes every container carrying the run's label; returns how many there were. */
+export async function removeContainersOf(
+  engine: DockerEngine,
+  label: Record<string, string>,
+): Promise<number> {
+  const ids = await containersOf(engine, label);
+  for (const id of ids) await engine.containers.remove(id, { force: true, missingOk: true });
+  return ids.length;
+}
+
+/** Builds a small test image from a Dockerfile text (FROM the echo image); returns its tag. */
+export async function buildTestImage(
+  engine: DockerEngine,
+  tag: string,
+  dockerfile: string,
+  label: Record<string, string>,
+): Promise<string> {
+  await engine.images.build(
+    createBuildContext([{ type: "content", target: "Dockerfile", content: dockerfile }]),
+    { tags: [tag], labels: label },
+  );
+  return tag;
+}
+
+/** The host folders envtorch made for socket-mode containers. */
+export async function socketDirs(): Promise<string[]> {
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(tmp)) {
+    if (entry.name.startsWith("envtorch-docker-")) out.push(`${tmp}/${entry.name}`);
+  }
+  return out;
+}
