@@ -5,6 +5,7 @@
  * @module
  */
 import { type Command, EXIT, UsageError, VERSION } from "./cli/common.ts";
+import { benchCommand } from "./cli/bench.ts";
 import { listCommand } from "./cli/list.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { buildCommand } from "./cli/build.ts";
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   runCommand,
   psCommand,
   cleanCommand,
+  benchCommand,
 ];
 
 function help(): string {
