@@ -104,13 +104,3 @@ export async function buildTestImage(
   );
   return tag;
 }
-
-/** The host folders envtorch made for socket-mode containers. */
-export async function socketDirs(): Promise<string[]> {
-  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-  const out: string[] = [];
-  for await (const entry of Deno.readDir(tmp)) {
-    if (entry.name.startsWith("envtorch-docker-")) out.push(`${tmp}/${entry.name}`);
-  }
-  return out;
-}

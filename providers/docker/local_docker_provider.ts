@@ -292,6 +292,11 @@ export class LocalDockerProvider implements AsyncDisposable {
     let cmd = options.cmd;
     let socketDir: string | undefined;
     let hostConfig: HostConfig;
+    // Checks the limits before anything is made.
+    hardenedHostConfig(
+      options,
+      transport === "tcp" ? { publish: { containerPort: CONTAINER_PORT } } : {},
+    );
     if (transport === "unix") {
       socketDir = await Deno.makeTempDir({ prefix: "envtorch-docker-" });
       await Deno.mkdir(`${socketDir}/sock`);
