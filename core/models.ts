@@ -9,19 +9,21 @@
 import { z } from "zod";
 
 /** Header that names an HTTP session (see PROTOCOL.md). */
-export const SESSION_HEADER = "envtorch-session";
+export const SESSION_HEADER: "envtorch-session" = "envtorch-session";
 
 /**
  * A JSON object passed through as it is, for the env's own schema to check
  * (no copy: a `__proto__` key stays an own key, which strict schemas reject).
  */
-export const JsonObjectSchema = z.custom<Record<string, unknown>>(
+export const JsonObjectSchema: z.ZodCustom<Record<string, unknown>> = z.custom<
+  Record<string, unknown>
+>(
   (v) => v !== null && typeof v === "object" && !Array.isArray(v),
   { message: "Expected a JSON object" },
 );
 
 /** Free-form metadata attached to actions and observations. */
-export const Metadata = z.record(z.string(), z.unknown());
+export const Metadata: z.ZodRecord<z.ZodString, z.ZodUnknown> = z.record(z.string(), z.unknown());
 
 /**
  * Base action: `metadata` plus the env's own fields. Unknown fields are
@@ -35,19 +37,33 @@ export const Metadata = z.record(z.string(), z.unknown());
  * MoveAction.parse({ direction: "left" });
  * ```
  */
-export const Action = z.strictObject({
+export const Action: z.ZodObject<
+  { metadata: z.ZodOptional<typeof Metadata> },
+  z.core.$strict
+> = z.strictObject({
   metadata: Metadata.optional(),
 });
 /** A base action. */
 export type Action = z.infer<typeof Action>;
 
 /** Reward carried by an observation: a number, a boolean, or none. */
-export const Reward = z.union([z.number(), z.boolean(), z.null()]);
+export const Reward: z.ZodUnion<[z.ZodNumber, z.ZodBoolean, z.ZodNull]> = z.union([
+  z.number(),
+  z.boolean(),
+  z.null(),
+]);
 /** A reward value. */
 export type Reward = z.infer<typeof Reward>;
 
 /** Base observation: `done`, `reward`, `metadata` plus the env's own fields. */
-export const Observation = z.strictObject({
+export const Observation: z.ZodObject<
+  {
+    done: z.ZodDefault<z.ZodBoolean>;
+    reward: z.ZodDefault<typeof Reward>;
+    metadata: z.ZodDefault<typeof Metadata>;
+  },
+  z.core.$strict
+> = z.strictObject({
   done: z.boolean().default(false),
   reward: Reward.default(null),
   metadata: Metadata.default({}),
@@ -56,15 +72,50 @@ export const Observation = z.strictObject({
 export type Observation = z.infer<typeof Observation>;
 
 /** Base state: the episode id and the step count; env fields are allowed. */
-export const State = z.looseObject({
+export const State: z.ZodObject<
+  {
+    episode_id: z.ZodDefault<z.ZodNullable<z.ZodString>>;
+    step_count: z.ZodDefault<z.ZodNumber>;
+  },
+  z.core.$loose
+> = z.looseObject({
   episode_id: z.string().nullable().default(null),
   step_count: z.number().int().min(0).default(0),
 });
 /** A base state. */
 export type State = z.infer<typeof State>;
 
+/**
+ * Type of an env's action schema made with `Action.extend(shape)`, for an
+ * explicit annotation (JSR asks public constants for one).
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { Action, type ActionSchema } from "./models.ts";
+ * export const Move: ActionSchema<{ dx: z.ZodNumber }> = Action.extend({ dx: z.number() });
+ * ```
+ */
+export type ActionSchema<S extends z.ZodRawShape> = z.ZodObject<
+  typeof Action.shape & S,
+  z.core.$strict
+>;
+/** Type of an env's observation schema made with `Observation.extend(shape)`. */
+export type ObservationSchema<S extends z.ZodRawShape> = z.ZodObject<
+  typeof Observation.shape & S,
+  z.core.$strict
+>;
+/** Type of an env's state schema made with `State.extend(shape)`. */
+export type StateSchema<S extends z.ZodRawShape> = z.ZodObject<
+  typeof State.shape & S,
+  z.core.$loose
+>;
+
 /** Base options of `reset`; an env may accept more. */
-export const ResetOptions = z.looseObject({
+export const ResetOptions: z.ZodObject<
+  { seed: z.ZodOptional<z.ZodNumber>; episode_id: z.ZodOptional<z.ZodString> },
+  z.core.$loose
+> = z.looseObject({
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   episode_id: z.string().max(255).optional(),
 });

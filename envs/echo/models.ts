@@ -5,10 +5,18 @@
  * @module
  */
 import { z } from "zod";
-import { Action, type EnvModels, Observation, State } from "../../core/models.ts";
+import {
+  Action,
+  type ActionSchema,
+  type EnvModels,
+  Observation,
+  type ObservationSchema,
+  State,
+  type StateSchema,
+} from "../../core/models.ts";
 
 /** Send a message to be echoed. */
-export const EchoAction = Action.extend({
+export const EchoAction: ActionSchema<{ message: z.ZodString }> = Action.extend({
   /** The message to echo. */
   message: z.string(),
 });
@@ -16,7 +24,10 @@ export const EchoAction = Action.extend({
 export type EchoAction = z.infer<typeof EchoAction>;
 
 /** The echoed message and its length in characters (code points). */
-export const EchoObservation = Observation.extend({
+export const EchoObservation: ObservationSchema<{
+  echoed_message: z.ZodString;
+  message_length: z.ZodNumber;
+}> = Observation.extend({
   echoed_message: z.string(),
   message_length: z.number().int().min(0),
 });
@@ -24,9 +35,10 @@ export const EchoObservation = Observation.extend({
 export type EchoObservation = z.infer<typeof EchoObservation>;
 
 /** Episode id, step count and the seed given at reset. */
-export const EchoState = State.extend({
-  seed: z.number().int().nullable().default(null),
-});
+export const EchoState: StateSchema<{ seed: z.ZodDefault<z.ZodNullable<z.ZodNumber>> }> = State
+  .extend({
+    seed: z.number().int().nullable().default(null),
+  });
 /** The echo env's state. */
 export type EchoState = z.infer<typeof EchoState>;
 
