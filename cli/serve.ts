@@ -4,12 +4,15 @@
  * @module
  */
 import { createApp, serve } from "../core/server.ts";
-import { getEnv } from "../envs/registry.ts";
+import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
 import { type Command, intFlag, numberFlag, parseFlags, UsageError } from "./common.ts";
 
-const usage = `Usage: envtorch serve <env> [--port N | --socket PATH] [options]
+const usage =
+  `Usage: envtorch serve <env | path/to/manifest.ts> [--port N | --socket PATH] [options]
 
-Hosts a bundled env: HTTP routes and the WebSocket /ws session of PROTOCOL.md.
+Hosts an env: HTTP routes and the WebSocket /ws session of PROTOCOL.md. The env
+is a bundled env's name (envtorch list) or the path or URL of a module that
+exports a manifest made with defineEnv.
 
 Options:
   --port N             TCP port (default: $PORT or 8000; 0 picks a free one)
@@ -61,7 +64,10 @@ export const serveCommand: Command = {
     const idleTimeoutS = numberFlag("idle-timeout", values["idle-timeout"]);
     const admissionWaitS = numberFlag("admission-wait", values["admission-wait"]);
     const maxBytes = intFlag("max-body-bytes", values["max-body-bytes"], 1024, 1 << 30);
-    const manifest = await getEnv(positionals[0]!);
+    const target = positionals[0]!;
+    const manifest = isManifestSpecifier(target)
+      ? await loadManifest(target)
+      : await getEnv(target);
     const app = createApp(manifest.create, manifest.models, {
       maxSessions,
       idleTimeoutS,

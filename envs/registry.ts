@@ -62,6 +62,36 @@ async function scan(dir: URL): Promise<EnvManifest[]> {
   return manifests.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/**
+ * Loads the manifest exported by a module (a path or URL to a `manifest.ts`),
+ * for envs outside the bundled folder or a remote (JSR, URL) install where
+ * folders cannot be listed.
+ */
+export async function loadManifest(specifier: string | URL): Promise<EnvManifest> {
+  const url = specifier instanceof URL
+    ? specifier
+    : /^[a-z][a-z0-9+.-]*:/i.test(specifier)
+    ? new URL(specifier)
+    : new URL(specifier, `file://${Deno.cwd()}/`);
+  let mod: { manifest?: EnvManifest };
+  try {
+    mod = await import(url.href);
+  } catch (error) {
+    throw new Error(`Cannot load the env manifest ${url.href}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (!mod.manifest || typeof mod.manifest.create !== "function") {
+    throw new Error(`${url.href} must export a manifest made with defineEnv`);
+  }
+  return mod.manifest;
+}
+
+/** Whether a CLI argument names a manifest module rather than a registry name. */
+export function isManifestSpecifier(arg: string): boolean {
+  return arg.endsWith(".ts") || arg.endsWith(".js") || arg.includes("/");
+}
+
 /** The manifest of one env, or UnknownEnvError. */
 export async function getEnv(name: string, dir: URL = BUNDLED_ENVS_DIR): Promise<EnvManifest> {
   const envs = await listEnvs(dir);

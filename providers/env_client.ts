@@ -20,6 +20,7 @@ export type ProvidedClientOptions = Omit<ClientOptions, "baseUrl" | "server" | "
 export type EnvClientClass<T> = {
   new (options: ClientOptions): T;
   envName?: string;
+  manifestUrl?: URL;
   name: string;
 };
 
@@ -48,6 +49,12 @@ export class EnvClient<
   S extends State = State,
 > extends HTTPEnvClient<A, O, S> {
   /**
+   * The env's manifest module: how a child process or container finds the
+   * env wherever envtorch was imported from (a checkout, JSR, a URL).
+   */
+  static manifestUrl?: URL;
+
+  /**
    * Starts the env's server as a child process on a unix socket (no Docker)
    * and returns a connected client; `close()` stops the process.
    */
@@ -55,9 +62,12 @@ export class EnvClient<
     this: EnvClientClass<T>,
     options: ProvidedClientOptions & { process?: ProcessOptions } = {},
   ): Promise<T> {
-    if (!this.envName) throw new TypeError(`${this.name} does not name its env (static envName)`);
+    const env = this.manifestUrl?.href ?? this.envName;
+    if (!env) {
+      throw new TypeError(`${this.name} does not name its env (static manifestUrl or envName)`);
+    }
     const { process, ...client } = options;
-    const server = await startProcess(this.envName, process);
+    const server = await startProcess(env, process);
     return await connectTo(this, server, client);
   }
 

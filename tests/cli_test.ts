@@ -142,3 +142,19 @@ Deno.test("serve honours PORT and ENVTORCH_SOCKET from the environment", async (
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve takes the path of a manifest module as well as a name", async () => {
+  await using server = await startCli(["serve", "envs/echo/manifest.ts", "--port", "0"]);
+  const base = server.firstLine.match(/serving echo on (http:\S+)/)?.[1];
+  assert.ok(base, server.firstLine);
+  assert.deepEqual(await (await fetch(`${base}/health`)).json(), { status: "healthy" });
+});
+
+Deno.test("serve with a manifest path that does not load fails clearly (exit 1)", async () => {
+  const missing = await runCli(["serve", "envs/nope/manifest.ts"]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /Cannot load the env manifest file:\/\/.*envs\/nope\/manifest.ts/);
+  const notAManifest = await runCli(["serve", "core/models.ts"]);
+  assert.equal(notAManifest.code, 1);
+  assert.match(notAManifest.stderr, /must export a manifest made with defineEnv/);
+});

@@ -22,4 +22,5 @@ import { type EchoAction, echoModels, type EchoObservation, type EchoState } fro
 export class EchoEnv extends EnvClient<EchoAction, EchoObservation, EchoState> {
   static override models: EnvModels = echoModels;
   static override envName = "echo";
+  static override manifestUrl: URL = new URL("./manifest.ts", import.meta.url);
 }
