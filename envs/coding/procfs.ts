@@ -1,0 +1,102 @@
+/**
+ * Reading processes from /proc: who runs as which uid, in which session, in
+ * which state. The executor uses it to check a worker's privilege drop and to
+ * make sure nothing of a worker uid survives; the tests use it to assert that
+ * no worker process is left over. Reads are async: the event loop never waits.
+ *
+ * @module
+ */
+
+/** What /proc/PID/status says about one process. */
+export interface ProcessInfo {
+  /** Process id. */
+  pid: number;
+  /** Parent process id. */
+  ppid: number;
+  /** Short command name. */
+  name: string;
+  /** State letter: R, S, D, Z (zombie), T, ... */
+  state: string;
+  /** Real, effective, saved and filesystem uids. */
+  uids: [number, number, number, number];
+  /** Real, effective, saved and filesystem gids. */
+  gids: [number, number, number, number];
+  /** Supplementary groups. */
+  groups: number[];
+  /** Process group id (as seen from this pid namespace), if the kernel says. */
+  pgid?: number;
+  /** Session id (as seen from this pid namespace), if the kernel says. */
+  sid?: number;
+  /** Whether no_new_privs is set. */
+  noNewPrivs: boolean;
+}
+
+/** Parses the text of /proc/PID/status. */
+export function parseStatus(pid: number, text: string): ProcessInfo {
+  const fields = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const numbers = (key: string) =>
+    (fields.get(key) ?? "").split(/\s+/).filter((s) => s !== "").map(Number);
+  const four = (key: string) => {
+    const [a = -1, b = -1, c = -1, d = -1] = numbers(key);
+    return [a, b, c, d] as [number, number, number, number];
+  };
+  const last = (key: string) => {
+    const list = numbers(key);
+    return list.length ? list[list.length - 1] : undefined;
+  };
+  return {
+    pid,
+    ppid: Number(fields.get("PPid") ?? -1),
+    name: fields.get("Name") ?? "",
+    state: (fields.get("State") ?? "?").charAt(0),
+    uids: four("Uid"),
+    gids: four("Gid"),
+    groups: numbers("Groups"),
+    pgid: last("NSpgid"),
+    sid: last("NSsid"),
+    noNewPrivs: fields.get("NoNewPrivs") === "1",
+  };
+}
+
+/** One process, or undefined if it is gone. */
+export async function readProcess(pid: number): Promise<ProcessInfo | undefined> {
+  try {
+    return parseStatus(pid, await Deno.readTextFile(`/proc/${pid}/status`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process visible in /proc, read concurrently. */
+export async function listProcesses(): Promise<ProcessInfo[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (entry.isDirectory && /^\d+$/.test(entry.name)) pids.push(Number(entry.name));
+  }
+  const infos = await Promise.all(pids.map(readProcess));
+  return infos.filter((p): p is ProcessInfo => p !== undefined);
+}
+
+/** Options of {@link processesOfUid}. */
+export interface ProcessesOfUidOptions {
+  /**
+   * Count zombies too (dead processes whose parent has not reaped them yet).
+   * @default false
+   */
+  includeZombies?: boolean;
+}
+
+/** Processes any of whose uids (real, effective, saved) is `uid`. */
+export async function processesOfUid(
+  uid: number,
+  options: ProcessesOfUidOptions = {},
+): Promise<ProcessInfo[]> {
+  return (await listProcesses()).filter((p) =>
+    (p.uids[0] === uid || p.uids[1] === uid || p.uids[2] === uid) &&
+    (options.includeZombies || p.state !== "Z")
+  );
+}
