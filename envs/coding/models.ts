@@ -1,0 +1,74 @@
+/**
+ * Models of the coding env: an action carries Python code, an observation
+ * what running it gave, and reset may set a task whose tests decide the
+ * reward.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { Action, type EnvModels, Observation, ResetOptions, State } from "../../core/models.ts";
+
+/** Largest per-step timeout an action may ask for, in seconds. */
+export const MAX_STEP_TIMEOUT_S = 300;
+
+/** Run Python code in the episode's persistent interpreter. */
+export const CodeAction = Action.extend({
+  /** Python source; a trailing expression's repr is printed, as in a REPL. */
+  code: z.string(),
+  /** Seconds this step may run (the env's default if absent). */
+  timeout_s: z.number().positive().max(MAX_STEP_TIMEOUT_S).optional(),
+});
+/** A coding action. */
+export type CodeAction = z.infer<typeof CodeAction>;
+
+/** What running the code gave. */
+export const CodeObservation = Observation.extend({
+  /** What the code wrote to stdout, cut at the env's cap; invalid UTF-8 replaced. */
+  stdout: z.string(),
+  /** What the code wrote to stderr, tracebacks included. */
+  stderr: z.string(),
+  /** 0, 1 for an uncaught exception, n for SystemExit(n), -N when killed by signal N. */
+  exit_code: z.number().int(),
+  /** The step ran out of time. */
+  timed_out: z.boolean(),
+  /** stdout or stderr was cut. */
+  truncated: z.boolean(),
+  /** The interpreter was replaced: variables, functions and imports are gone (files stay). */
+  state_lost: z.boolean(),
+  /** Wall-clock time of the step, in milliseconds. */
+  duration_ms: z.number().min(0),
+});
+/** A coding observation. */
+export type CodeObservation = z.infer<typeof CodeObservation>;
+
+/** Episode id, step count and the last step's exit code. */
+export const CodeState = State.extend({
+  last_exit_code: z.number().int().nullable().default(null),
+});
+/** The coding env's state. */
+export type CodeState = z.infer<typeof CodeState>;
+
+/** A task: what to ask for, and Python tests (usually asserts) that decide the reward. */
+export const CodeTask = z.strictObject({
+  /** The task's statement, shown in the reset observation's metadata. */
+  prompt: z.string().max(100_000),
+  /** Python snippets; each passes if it runs without an exception. */
+  tests: z.array(z.string().max(100_000)).min(1).max(100),
+});
+/** A coding task. */
+export type CodeTask = z.infer<typeof CodeTask>;
+
+/** Reset options: the protocol's, plus an optional task. */
+export const CodeResetOptions = ResetOptions.extend({
+  task: CodeTask.optional(),
+});
+/** Reset options of the coding env. */
+export type CodeResetOptions = z.infer<typeof CodeResetOptions>;
+
+/** The coding env's models, for the server and the client. */
+export const codingModels: EnvModels = {
+  action: CodeAction,
+  observation: CodeObservation,
+  state: CodeState,
+  resetOptions: CodeResetOptions,
+};
