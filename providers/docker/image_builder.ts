@@ -60,6 +60,21 @@ function rootPath(root: URL): string {
 }
 
 /**
+ * The folder of the Deno cache put into the base image: outside the project
+ * (so no tool that walks the project sees the npm packages' own files).
+ * `$ENVTORCH_CACHE_DIR/docker-deno-dir`, else `$XDG_CACHE_HOME/envtorch/...`,
+ * else `~/.cache/envtorch/...`.
+ */
+export function denoCacheDir(): string {
+  const base = Deno.env.get("ENVTORCH_CACHE_DIR") ??
+    `${
+      Deno.env.get("XDG_CACHE_HOME") ??
+        `${Deno.env.get("HOME") ?? Deno.env.get("TMPDIR") ?? "/tmp"}/.cache`
+    }/envtorch`;
+  return `${base}/docker-deno-dir`;
+}
+
+/**
  * Fills a Deno cache for the project's npm dependencies on the host (the
  * npm registry is reachable here, not from a build step) and returns its folder.
  */
@@ -67,7 +82,7 @@ export async function fillDenoCache(
   root: URL = PROJECT_ROOT,
   signal?: AbortSignal,
 ): Promise<string> {
-  const dir = `${rootPath(root)}/.cache/docker-deno-dir`;
+  const dir = denoCacheDir();
   const deno = Deno.execPath().includes("deno") && !import.meta.url.includes("/deno-compile-")
     ? Deno.execPath()
     : "deno";
