@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { memoryResponse } from "./_memory.ts";
+
 const READY = JSON.stringify({
   observation: { echoed_message: "Echo environment ready!", message_length: 0, metadata: {} },
   reward: 0,
@@ -35,6 +37,7 @@ function handler(req: Request): Response | Promise<Response> {
   }
   const url = new URL(req.url);
   if (url.pathname === "/health") return Response.json({ status: "healthy" });
+  if (url.pathname === "/__memory") return memoryResponse();
   return req.json().then((body) =>
     new Response(url.pathname === "/reset" ? READY : observe(body.action.message), {
       headers: { "content-type": "application/json" },

@@ -49,27 +49,24 @@ export async function startServer(args: string[], urlPattern: RegExp): Promise<B
   };
 }
 
-/** `envtorch serve echo` with room for many sessions. */
-export function envtorchEcho(listen: string[], extra: string[] = []): Promise<BenchServer> {
+/** The echo env served as `envtorch serve echo` does, with room for many sessions and `/__memory`. */
+export function envtorchEcho(listen: string[]): Promise<BenchServer> {
   return startServer(
-    [
-      "run",
-      "-A",
-      "main.ts",
-      "serve",
-      "echo",
-      ...listen,
-      "--max-sessions",
-      "5000",
-      "--idle-timeout",
-      "0",
-      ...extra,
-    ],
+    ["run", "-A", "--v8-flags=--expose-gc", "bench/_echo_server.ts", ...listen],
     /serving echo on (\S+)/,
   );
 }
 
-/** The bare Deno floor server. */
+/** The bare Deno floor server, with `/__memory`. */
 export function floorServer(listen: string[]): Promise<BenchServer> {
-  return startServer(["run", "-A", "bench/_floor_server.ts", ...listen], /listening on (\S+)/);
+  return startServer(
+    ["run", "-A", "--v8-flags=--expose-gc", "bench/_floor_server.ts", ...listen],
+    /listening on (\S+)/,
+  );
+}
+
+/** GC in the server, then its RSS and heap use (bytes). */
+export async function serverMemory(baseUrl: string): Promise<{ rss: number; heapUsed: number }> {
+  const res = await fetch(`${baseUrl}/__memory`);
+  return await res.json();
 }

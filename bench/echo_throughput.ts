@@ -11,7 +11,8 @@
  * @module
  */
 import { type LoadResult, rawStepper, runLoad } from "../core/load.ts";
-import { envtorchEcho, floorServer } from "./_servers.ts";
+import { parseBaseUrl } from "../core/transport.ts";
+import { envtorchEcho, floorServer, serverMemory } from "./_servers.ts";
 
 const quick = Deno.args.includes("--quick");
 const scale = quick ? 0.2 : 1;
@@ -19,7 +20,18 @@ const action = { message: "Hello, World!" };
 const rows: string[][] = [];
 const fmt = (n: number, d = 0) => n.toFixed(d);
 
-function row(name: string, r: LoadResult, floor?: LoadResult) {
+/** The envtorch server's largest event-loop lag since the last call, ms (resets it). */
+async function loopLag(baseUrl: string): Promise<number> {
+  const { httpBase, socketPath } = parseBaseUrl(baseUrl);
+  const client = socketPath
+    ? Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } })
+    : undefined;
+  const text = await (await fetch(`${httpBase}/metrics`, { client })).text();
+  client?.close();
+  return Number(text.match(/^envtorch_event_loop_lag_seconds_max (\S+)/m)?.[1]) * 1000;
+}
+
+function row(name: string, r: LoadResult, floor?: LoadResult, lagMs?: number) {
   const failures = Object.entries(r.failures).map(([k, v]) => `${k}:${v}`).join(" ") || "-";
   rows.push([
     name,
@@ -33,12 +45,25 @@ function row(name: string, r: LoadResult, floor?: LoadResult) {
     floor ? fmt(r.wallMs / floor.wallMs, 2) : "",
     `${r.completed}/${r.sessions}`,
     failures,
+    lagMs === undefined ? "" : fmt(lagMs, 1),
   ]);
   console.error(
     `  ${name}: ${fmt(r.stepsPerSecond)} steps/s, p50 ${fmt(r.latency.p50, 3)} ms, p99 ${
       fmt(r.latency.p99, 3)
     } ms`,
   );
+}
+
+/** Runs a load against the envtorch server at `baseUrl`, noting its event-loop lag. */
+async function measured(
+  name: string,
+  baseUrl: string,
+  floor: LoadResult,
+  run: () => Promise<LoadResult>,
+) {
+  await loopLag(baseUrl);
+  const r = await run();
+  row(name, r, floor, await loopLag(baseUrl));
 }
 
 const load = (
@@ -65,51 +90,81 @@ try {
   console.error("one session, sequential");
   const fWs = await load(floor.baseUrl, 1, 20000, "raw-ws");
   row("floor: bare WS", fWs);
-  row("envtorch WS, typed client", await load(et.baseUrl, 1, 20000, "websocket"), fWs);
-  row("envtorch WS, bare client", await load(et.baseUrl, 1, 20000, "raw-ws"), fWs);
+  await measured(
+    "envtorch WS, typed client",
+    et.baseUrl,
+    fWs,
+    () => load(et.baseUrl, 1, 20000, "websocket"),
+  );
+  await measured(
+    "envtorch WS, bare client",
+    et.baseUrl,
+    fWs,
+    () => load(et.baseUrl, 1, 20000, "raw-ws"),
+  );
   const fHttp = await load(floor.baseUrl, 1, 10000, "raw-http");
   row("floor: bare HTTP keep-alive", fHttp);
-  row("envtorch HTTP keep-alive, typed client", await load(et.baseUrl, 1, 10000, "http"), fHttp);
+  await measured(
+    "envtorch HTTP keep-alive, typed client",
+    et.baseUrl,
+    fHttp,
+    () => load(et.baseUrl, 1, 10000, "http"),
+  );
   const fUnix = await load(floorUnix.baseUrl, 1, 20000, "raw-ws");
   row("floor: bare WS on a unix socket", fUnix);
-  row(
+  await measured(
     "envtorch WS on a unix socket, typed",
-    await load(etUnix.baseUrl, 1, 20000, "websocket"),
+    etUnix.baseUrl,
     fUnix,
+    () => load(etUnix.baseUrl, 1, 20000, "websocket"),
   );
 
   for (const [sessions, steps] of [[64, 300], [1024, 30], [4096, 5]] as const) {
     console.error(`${sessions} concurrent sessions`);
     const f = await load(floor.baseUrl, sessions, steps, "raw-ws");
     row(`floor: bare WS x${sessions}`, f);
-    row(
+    await measured(
       `envtorch WS x${sessions}, typed client`,
-      await load(et.baseUrl, sessions, steps, "websocket"),
+      et.baseUrl,
       f,
+      () => load(et.baseUrl, sessions, steps, "websocket"),
     );
-    row(
+    await measured(
       `envtorch WS x${sessions}, bare client`,
-      await load(et.baseUrl, sessions, steps, "raw-ws"),
+      et.baseUrl,
       f,
+      () => load(et.baseUrl, sessions, steps, "raw-ws"),
     );
   }
 
   console.error("memory per idle session");
-  const idle = quick ? 500 : 2000;
+  const idle = quick ? 1000 : 4000;
   const memory: string[] = [];
-  for (const [name, server] of [["floor", floor], ["envtorch", et]] as const) {
-    await new Promise((r) => setTimeout(r, 300));
-    const before = server.rss();
+  // Fresh servers: RSS after the load runs above would mostly show their garbage.
+  await using freshFloor = await floorServer(["--port", "0"]);
+  await using freshEt = await envtorchEcho(["--port", "0"]);
+  for (const [name, server] of [["floor", freshFloor], ["envtorch", freshEt]] as const) {
+    await runLoad({
+      baseUrl: server.baseUrl,
+      sessions: 8,
+      stepsPerSession: 100,
+      action,
+      transport: "raw-ws",
+    });
+    const before = await serverMemory(server.baseUrl);
     const sockets = [];
     for (let i = 0; i < idle; i++) {
       const s = await rawStepper(server.baseUrl, action);
       await s.reset();
       sockets.push(s);
     }
-    await new Promise((r) => setTimeout(r, 500));
-    const perSession = (server.rss() - before) / idle;
+    const after = await serverMemory(server.baseUrl);
+    const kb = (bytes: number) => fmt(bytes / idle / 1024, 1);
     memory.push(
-      `${name}: ${fmt(perSession / 1024, 1)} KB per idle session (${idle} sessions, RSS delta)`,
+      `${name}: ${kb(after.rss - before.rss)} KB RSS and ${
+        kb(after.heapUsed - before.heapUsed)
+      } KB ` +
+        `JS heap per idle session (${idle} sessions open after one reset each; GC before both readings)`,
     );
     await Promise.all(sockets.map((s) => s.close()));
   }

@@ -50,6 +50,8 @@ export class Metrics {
   #stepSum = 0;
   #stepCount = 0;
   #errors = new Map<string, number>();
+  #lagMax = 0;
+  #lagTimer?: ReturnType<typeof setInterval>;
 
   /** Records the duration of one step, in seconds. */
   observeStep(seconds: number): void {
@@ -63,6 +65,27 @@ export class Metrics {
         return;
       }
     }
+  }
+
+  /**
+   * Starts measuring event-loop lag: a timer due every `intervalMs` notes how
+   * late it fires. The largest lag since the last scrape is exposed.
+   */
+  startLagMonitor(intervalMs = 50): void {
+    if (this.#lagTimer !== undefined) return;
+    let due = performance.now() + intervalMs;
+    this.#lagTimer = setInterval(() => {
+      const now = performance.now();
+      this.#lagMax = Math.max(this.#lagMax, (now - due) / 1000);
+      due = now + intervalMs;
+    }, intervalMs);
+    Deno.unrefTimer(this.#lagTimer);
+  }
+
+  /** Stops the lag monitor. */
+  stopLagMonitor(): void {
+    clearInterval(this.#lagTimer);
+    this.#lagTimer = undefined;
   }
 
   /** Counts one error sent to a client, by wire code. */
@@ -119,6 +142,15 @@ export class Metrics {
       `envtorch_step_duration_seconds_sum ${this.#stepSum}`,
       `envtorch_step_duration_seconds_count ${this.#stepCount}`,
     );
+    if (this.#lagTimer !== undefined) {
+      metric(
+        "envtorch_event_loop_lag_seconds_max",
+        "gauge",
+        "Largest event-loop delay seen since the previous scrape.",
+        [["", Number(this.#lagMax.toFixed(6))]],
+      );
+      this.#lagMax = 0;
+    }
     metric(
       "envtorch_errors_total",
       "counter",

@@ -460,9 +460,11 @@ export function serve(app: EnvApp, options: ListenOptions): RunningServer {
       : hostname;
     baseUrl = `http://${host}:${tcp.addr.port}`;
   }
+  app.sessions.metrics.startLagMonitor();
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {
+      app.sessions.metrics.stopLagMonitor();
       await app.close();
       await server.shutdown();
       if (options.socket !== undefined) {

@@ -59,6 +59,10 @@ Deno.test("GET /metrics counts sessions, steps, latencies and errors", async () 
   assert.equal(sample(text, 'envtorch_errors_total{code="INVALID_JSON"}'), 1);
   assert.equal(sample(text, 'envtorch_errors_total{code="VALIDATION_ERROR"}'), 1);
   assert.equal(sample(text, 'envtorch_errors_total{code="CAPACITY_REACHED"}'), 1);
+  assert.ok(
+    sample(text, "envtorch_event_loop_lag_seconds_max") < 1,
+    "the event loop was never stalled",
+  );
   const buckets = [...text.matchAll(/_bucket\{le="[^"]+"\} (\d+)/g)].map((m) => Number(m[1]));
   assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), "buckets are cumulative");
   ws.close();
