@@ -102,7 +102,8 @@ export const runCommand: Command = {
         }, and the engine has no image ${image}`,
       );
     }
-    await using provider = new LocalDockerProvider({ engine });
+    // A long-lived process: reap orphans now and then, not only at start.
+    await using provider = new LocalDockerProvider({ engine, reapIntervalS: 60 });
     const stop = new AbortController();
     const onSignal = () => stop.abort(new Error("Interrupted"));
     Deno.addSignalListener("SIGINT", onSignal);
