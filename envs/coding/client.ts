@@ -21,6 +21,10 @@ import { type CodeAction, type CodeObservation, type CodeState, codingModels } f
  * ```
  */
 export class CodingEnv extends EnvClient<CodeAction, CodeObservation, CodeState> {
+  /** The coding env's models. */
   static override models: EnvModels = codingModels;
+  /** Registry name of the env. */
   static override envName = "coding";
+  /** The env's manifest module. */
+  static override manifestUrl: URL = new URL("./manifest.ts", import.meta.url);
 }

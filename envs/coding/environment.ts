@@ -70,6 +70,7 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
     this.#rubric = options.rubric ?? defaultRubric;
   }
 
+  /** Starts an episode: a fresh interpreter, a fresh folder, and the task if one is given. */
   async reset(options: ResetOptions = {}): Promise<CodeObservation> {
     if (this.#closed) throw new ExecutionError("The coding env is closed");
     const parsed = CodeResetOptions.parse(options);
@@ -108,6 +109,7 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
     };
   }
 
+  /** Runs the action's code, then the task's tests if any, and scores the step. */
   async step(action: CodeAction, options: StepOptions = {}): Promise<CodeObservation> {
     if (!this.#executor) throw new ExecutionError("Episode not started: call reset before step");
     const executor = await this.#executor;
@@ -165,10 +167,12 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
     };
   }
 
+  /** Episode id, step count and the last exit code. */
   get state(): CodeState {
     return { ...this.#state };
   }
 
+  /** Kills the worker and removes the session's files. */
   override async close(): Promise<void> {
     this.#closed = true;
     const executor = await this.#executor?.catch(() => undefined);
@@ -176,6 +180,7 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
     await executor?.close();
   }
 
+  /** Name, description, version and README of the env. */
   override get metadata(): EnvMetadata {
     return {
       name: "coding",

@@ -14,6 +14,7 @@ export interface CodingErrorOptions {
 
 /** The Python worker could not be started or failed its checks before running any code. */
 export class WorkerStartError extends ExecutionError {
+  /** Name of the error class. */
   override name = "WorkerStartError";
   /** What the worker printed on its way down, if anything. */
   readonly diagnostics: string;
@@ -26,6 +27,7 @@ export class WorkerStartError extends ExecutionError {
 
 /** The worker broke the pipe protocol: it is killed and replaced. */
 export class WorkerProtocolError extends ExecutionError {
+  /** Name of the error class. */
   override name = "WorkerProtocolError";
   /** Creates the error. */
   constructor(message: string, options: CodingErrorOptions = {}) {
@@ -35,6 +37,7 @@ export class WorkerProtocolError extends ExecutionError {
 
 /** A call came while the executor was still running another one. */
 export class WorkerBusyError extends ExecutionError {
+  /** Name of the error class. */
   override name = "WorkerBusyError";
   /** Creates the error. */
   constructor(message = "The Python worker is busy with another step") {
@@ -44,6 +47,7 @@ export class WorkerBusyError extends ExecutionError {
 
 /** Every worker uid of the pool is held by a live session. */
 export class UidPoolExhaustedError extends ExecutionError {
+  /** Name of the error class. */
   override name = "UidPoolExhaustedError";
   /** First uid of the pool. */
   readonly first: number;
@@ -63,6 +67,7 @@ export class UidPoolExhaustedError extends ExecutionError {
 
 /** The executor was closed. */
 export class ExecutorClosedError extends ExecutionError {
+  /** Name of the error class. */
   override name = "ExecutorClosedError";
   /** Creates the error. */
   constructor(message = "The Python executor is closed") {

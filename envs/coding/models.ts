@@ -6,13 +6,25 @@
  * @module
  */
 import { z } from "zod";
-import { Action, type EnvModels, Observation, ResetOptions, State } from "../../core/models.ts";
+import {
+  Action,
+  type ActionSchema,
+  type EnvModels,
+  Observation,
+  type ObservationSchema,
+  ResetOptions,
+  State,
+  type StateSchema,
+} from "../../core/models.ts";
 
 /** Largest per-step timeout an action may ask for, in seconds. */
 export const MAX_STEP_TIMEOUT_S = 300;
 
 /** Run Python code in the episode's persistent interpreter. */
-export const CodeAction = Action.extend({
+export const CodeAction: ActionSchema<{
+  code: z.ZodString;
+  timeout_s: z.ZodOptional<z.ZodNumber>;
+}> = Action.extend({
   /** Python source; a trailing expression's repr is printed, as in a REPL. */
   code: z.string(),
   /** Seconds this step may run (the env's default if absent). */
@@ -22,7 +34,15 @@ export const CodeAction = Action.extend({
 export type CodeAction = z.infer<typeof CodeAction>;
 
 /** What running the code gave. */
-export const CodeObservation = Observation.extend({
+export const CodeObservation: ObservationSchema<{
+  stdout: z.ZodString;
+  stderr: z.ZodString;
+  exit_code: z.ZodNumber;
+  timed_out: z.ZodBoolean;
+  truncated: z.ZodBoolean;
+  state_lost: z.ZodBoolean;
+  duration_ms: z.ZodNumber;
+}> = Observation.extend({
   /** What the code wrote to stdout, cut at the env's cap; invalid UTF-8 replaced. */
   stdout: z.string(),
   /** What the code wrote to stderr, tracebacks included. */
@@ -42,14 +62,19 @@ export const CodeObservation = Observation.extend({
 export type CodeObservation = z.infer<typeof CodeObservation>;
 
 /** Episode id, step count and the last step's exit code. */
-export const CodeState = State.extend({
+export const CodeState: StateSchema<{
+  last_exit_code: z.ZodDefault<z.ZodNullable<z.ZodNumber>>;
+}> = State.extend({
   last_exit_code: z.number().int().nullable().default(null),
 });
 /** The coding env's state. */
 export type CodeState = z.infer<typeof CodeState>;
 
 /** A task: what to ask for, and Python tests (usually asserts) that decide the reward. */
-export const CodeTask = z.strictObject({
+export const CodeTask: z.ZodObject<
+  { prompt: z.ZodString; tests: z.ZodArray<z.ZodString> },
+  z.core.$strict
+> = z.strictObject({
   /** The task's statement, shown in the reset observation's metadata. */
   prompt: z.string().max(100_000),
   /** Python snippets; each passes if it runs without an exception. */
@@ -59,7 +84,10 @@ export const CodeTask = z.strictObject({
 export type CodeTask = z.infer<typeof CodeTask>;
 
 /** Reset options: the protocol's, plus an optional task. */
-export const CodeResetOptions = ResetOptions.extend({
+export const CodeResetOptions: z.ZodObject<
+  typeof ResetOptions.shape & { task: z.ZodOptional<typeof CodeTask> },
+  z.core.$loose
+> = ResetOptions.extend({
   task: CodeTask.optional(),
 });
 /** Reset options of the coding env. */
