@@ -140,6 +140,13 @@ export async function buildImages(
   const root = options.root ?? PROJECT_ROOT;
   for (const env of options.envs) {
     if (!env.dockerfile) throw new DockerError(`Env ${env.name} has no Dockerfile to build`);
+    try {
+      await Deno.stat(env.dockerfile);
+    } catch {
+      throw new DockerError(
+        `Env ${env.name} names a Dockerfile that does not exist: ${env.dockerfile.pathname}`,
+      );
+    }
   }
   const built: BuiltImage[] = [];
   const one = async (image: string, dockerfile: string, sources: ContextSource[]) => {
