@@ -16,7 +16,7 @@ exports a manifest made with defineEnv.
 
 Options:
   --port N             TCP port (default: $PORT or 8000; 0 picks a free one)
-  --host HOST          interface to bind (default 127.0.0.1; 0.0.0.0 in a container)
+  --host HOST          interface to bind (default: $ENVTORCH_HOST or 127.0.0.1; images set 0.0.0.0)
   --socket PATH        listen on a unix socket instead (default: $ENVTORCH_SOCKET)
   --max-sessions N     sessions at once, HTTP and WebSocket together (default 64)
   --idle-timeout S     close a session after S seconds without a call (default 300, 0: never)
@@ -76,7 +76,8 @@ export const serveCommand: Command = {
       maxBodyBytes: maxBytes,
       maxMessageBytes: maxBytes,
     });
-    const server = socket ? serve(app, { socket }) : serve(app, { port, hostname: values.host });
+    const hostname = values.host ?? Deno.env.get("ENVTORCH_HOST") ?? undefined;
+    const server = socket ? serve(app, { socket }) : serve(app, { port, hostname });
     console.log(`envtorch: serving ${manifest.name} on ${server.baseUrl}`);
     const stop = () => void server.shutdown();
     Deno.addSignalListener("SIGINT", stop);

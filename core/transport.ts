@@ -322,7 +322,11 @@ export class WebSocketTransport implements Transport {
           socket.onmessage = (event) => this.#onMessage(event.data);
           socket.onerror = (event) => {
             const message = (event as ErrorEvent).message || "connection failed";
-            this.#failure ??= new ConnectionError(`Cannot connect to ${where}: ${message}`);
+            this.#failure ??= new ConnectionError(
+              this.#socket
+                ? `Connection to ${where} lost: ${message}`
+                : `Cannot connect to ${where}: ${message}`,
+            );
           };
           socket.onclose = (event) => {
             signal.removeEventListener("abort", onAbort);

@@ -36,7 +36,7 @@ export async function waitForHealth(
     ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
     : undefined;
   let exit: { code: number; signal?: string | null } | undefined;
-  options.exited?.then((status) => (exit = status));
+  options.exited?.then((status) => (exit = status), () => {});
   const deadline = performance.now() + timeoutS * 1000;
   let last = "no answer yet";
   try {
@@ -56,7 +56,9 @@ export async function waitForHealth(
         if (res.ok && body.includes("healthy")) return;
         last = `HTTP ${res.status}`;
       } catch (error) {
-        last = (error as Error).message;
+        const e = error as Error;
+        const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
+        last = `${e.message}${cause}`;
       }
       if (performance.now() >= deadline) {
         throw new TimeoutError(

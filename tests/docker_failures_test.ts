@@ -168,7 +168,7 @@ dockerTest(
             assert.ok(error instanceof ConnectionError, `${error?.name}: ${error?.message}`);
             assert.match(
               error.message,
-              /^(Connection to .* closed|Cannot reach |Cannot connect to )/,
+              /^(Connection to .* (closed|lost)|Cannot reach |Cannot connect to )/,
             );
             assert.ok(seconds < 5, `the error took ${seconds} s`);
           });

@@ -289,7 +289,7 @@ export class LocalDockerProvider implements AsyncDisposable {
     const session = options.session ?? crypto.randomUUID();
     const ttlS = options.ttlS ?? 86_400;
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
-    let cmd = options.cmd;
+    const cmd = options.cmd;
     let socketDir: string | undefined;
     let hostConfig: HostConfig;
     // Checks the limits before anything is made.
@@ -307,9 +307,8 @@ export class LocalDockerProvider implements AsyncDisposable {
         socketDir: { hostPath: `${socketDir}/sock`, containerPath: CONTAINER_SOCKET_DIR },
       });
     } else {
+      // Images from Dockerfile.base bind 0.0.0.0 (ENVTORCH_HOST) so the published port answers.
       env.push(`PORT=${CONTAINER_PORT}`);
-      // An envtorch server binds 127.0.0.1 unless told otherwise; a published port needs 0.0.0.0.
-      if (!cmd && envtorchImage) cmd = [...(inspected.Config?.Cmd ?? []), "--host", "0.0.0.0"];
       hostConfig = hardenedHostConfig(options, {
         publish: { containerPort: CONTAINER_PORT, hostPort: options.port ?? 0 },
       });
