@@ -93,6 +93,35 @@ export {
   WebSocketTransport,
 } from "./core/transport.ts";
 export { defineEnv, type EnvManifest } from "./core/manifest.ts";
+export {
+  type CallEntry,
+  CallRecord,
+  EpisodeRecorder,
+  parseRecording,
+  readRecording,
+  type RecorderOptions,
+  type Recording,
+  RecordingFormatError,
+  RecordingHeader,
+  RecordingTransport,
+} from "./core/recording.ts";
+export {
+  DEFAULT_IGNORED_FIELDS,
+  type Divergence,
+  type ReplayOptions,
+  replayRecording,
+  type ReplayReport,
+} from "./core/replay.ts";
+export {
+  type CheckResult,
+  type CheckStatus,
+  type ValidateOptions,
+  validateServer,
+  type ValidationReport,
+} from "./core/validate.ts";
+export { checkSchema, type JsonSchema, type SchemaIssue } from "./core/json_schema.ts";
+export { invalidFromSchema, sampleFromSchema } from "./core/schema_samples.ts";
+export { type Difference, firstDifference, pathMatcher } from "./core/json_diff.ts";
 export { Metrics, STEP_BUCKETS } from "./core/metrics.ts";
 export {
   type AutoresetMode,

@@ -16,6 +16,7 @@ import {
   type StepResult,
   type WireStepResult,
 } from "./models.ts";
+import { EpisodeRecorder, RecordingTransport } from "./recording.ts";
 import type { EnvApp } from "./server.ts";
 import {
   type CallOptions,
@@ -60,6 +61,12 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** A server to stop when the client closes. */
   server?: ServerHandle;
+  /**
+   * Record every reset, step and state call, with the server's answers and
+   * timings, to this JSONL file (or recorder); see core/recording.ts and
+   * `envtorch replay`. The recorder is closed with the client.
+   */
+  recordTo?: string | URL | EpisodeRecorder;
 }
 
 /** Per-call options of reset, step and state. */
@@ -142,6 +149,13 @@ export class HTTPEnvClient<
         ? new HttpTransport(options.baseUrl, net)
         : new WebSocketTransport(options.baseUrl, net);
     }
+    if (options.recordTo !== undefined) {
+      const recorder = options.recordTo instanceof EpisodeRecorder
+        ? options.recordTo
+        : new EpisodeRecorder(options.recordTo);
+      recorder.setTarget(this.baseUrl);
+      this.#transport = new RecordingTransport(this.#transport, recorder);
+    }
   }
 
   /**
@@ -154,8 +168,11 @@ export class HTTPEnvClient<
 
   /** Opens the connection now rather than on the first call. */
   async connect(options: RequestOptions = {}): Promise<this> {
-    if (this.#transport instanceof WebSocketTransport) {
-      await this.#transport.connect(this.#callOptions(options));
+    const transport = this.#transport instanceof RecordingTransport
+      ? this.#transport.inner
+      : this.#transport;
+    if (transport instanceof WebSocketTransport) {
+      await transport.connect(this.#callOptions(options));
     }
     return this;
   }

@@ -1,0 +1,267 @@
+/**
+ * Raw access to an env server for conformance checks: HTTP requests whose
+ * status, headers and body are returned as they are (no typed errors), and
+ * WebSocket connections seen as a queue of messages and a close event. Works
+ * over TCP and unix sockets alike.
+ *
+ * @module
+ */
+import { ConnectionError, TimeoutError } from "./errors.ts";
+import { type Endpoint, parseBaseUrl } from "./transport.ts";
+
+/** An HTTP response, read whole. */
+export interface ProbeResponse {
+  /** HTTP status. */
+  status: number;
+  /** Response headers. */
+  headers: Headers;
+  /** The body as text. */
+  text: string;
+  /** The body parsed as JSON, or `undefined` when it is not JSON. */
+  json: unknown;
+}
+
+/** Options of a {@link Probe} request. */
+export interface ProbeRequest {
+  /**
+   * HTTP method.
+   * @default "GET"
+   */
+  method?: string;
+  /** A string is sent as it is; anything else as JSON. */
+  body?: unknown;
+  /** Extra headers. */
+  headers?: Record<string, string>;
+}
+
+/** What waiting on a socket gives: a message, or the end of the connection. */
+export type SocketEvent =
+  | { kind: "message"; raw: string; message: unknown }
+  | { kind: "closed"; code: number; reason: string };
+
+/** Options of {@link Probe}. */
+export interface ProbeOptions {
+  /**
+   * Seconds each request or reply may take.
+   * @default 30
+   */
+  timeoutS?: number;
+  /** Aborts every request. */
+  signal?: AbortSignal;
+}
+
+/** Raw HTTP and WebSocket access to one server. */
+export class Probe implements AsyncDisposable {
+  /** The server's base URL. */
+  readonly baseUrl: string;
+  /** Seconds each request or reply may take. */
+  readonly timeoutS: number;
+  #endpoint: Endpoint;
+  #client?: Deno.HttpClient;
+  #signal?: AbortSignal;
+  #sockets = new Set<ProbeSocket>();
+
+  /** Creates a probe; nothing is sent until the first request. */
+  constructor(baseUrl: string, options: ProbeOptions = {}) {
+    this.baseUrl = baseUrl;
+    this.timeoutS = options.timeoutS ?? 30;
+    this.#signal = options.signal;
+    this.#endpoint = parseBaseUrl(baseUrl);
+    if (this.#endpoint.socketPath) {
+      this.#client = Deno.createHttpClient({
+        proxy: { transport: "unix", path: this.#endpoint.socketPath },
+      });
+    }
+  }
+
+  /** Sends one HTTP request and reads the whole response. */
+  async http(path: string, request: ProbeRequest = {}): Promise<ProbeResponse> {
+    const timeout = AbortSignal.timeout(this.timeoutS * 1000);
+    const signal = this.#signal ? AbortSignal.any([this.#signal, timeout]) : timeout;
+    const method = request.method ?? "GET";
+    const headers = new Headers(request.headers);
+    let body: string | undefined;
+    if (request.body !== undefined) {
+      body = typeof request.body === "string" ? request.body : JSON.stringify(request.body);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    }
+    try {
+      const res = await fetch(this.#endpoint.httpBase + path, {
+        method,
+        headers,
+        body,
+        signal,
+        client: this.#client,
+      });
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, headers: res.headers, text, json };
+    } catch (error) {
+      this.#signal?.throwIfAborted();
+      if (timeout.aborted) {
+        throw new TimeoutError(`${method} ${path} got no answer within ${this.timeoutS} s`);
+      }
+      throw new ConnectionError(
+        `Cannot reach ${this.baseUrl} for ${method} ${path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Opens a WebSocket to `/ws`. */
+  ws(): Promise<ProbeSocket> {
+    const url = `${this.#endpoint.wsBase}/ws`;
+    return new Promise((resolve, reject) => {
+      let socket: WebSocket;
+      try {
+        socket = new WebSocket(url, { client: this.#client } as WebSocketOptions);
+      } catch (error) {
+        reject(new ConnectionError(`Cannot open ${url}: ${(error as Error).message}`));
+        return;
+      }
+      const probe = new ProbeSocket(socket, this.timeoutS);
+      const timer = setTimeout(() => {
+        socket.close();
+        reject(new TimeoutError(`WebSocket ${url} did not open within ${this.timeoutS} s`));
+      }, this.timeoutS * 1000);
+      socket.addEventListener("open", () => {
+        clearTimeout(timer);
+        this.#sockets.add(probe);
+        probe.closed.then(() => this.#sockets.delete(probe));
+        resolve(probe);
+      }, { once: true });
+      socket.addEventListener("close", (event) => {
+        clearTimeout(timer);
+        reject(
+          new ConnectionError(
+            `Cannot open ${
+              this.#endpoint.socketPath ? `unix:${this.#endpoint.socketPath} /ws` : url
+            }${event.code ? ` (close code ${event.code})` : ""}`,
+          ),
+        );
+      }, { once: true });
+    });
+  }
+
+  /** Closes every socket still open and the HTTP client. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#sockets].map((s) => s.close()));
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** One WebSocket connection, as a queue of events. */
+export class ProbeSocket {
+  /** Resolves with the close code and reason once the connection has ended. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #socket: WebSocket;
+  #timeoutS: number;
+  #events: SocketEvent[] = [];
+  #waiters: ((event: SocketEvent) => void)[] = [];
+  #ended = false;
+
+  /** Wraps an opening socket; use {@link Probe.ws}. */
+  constructor(socket: WebSocket, timeoutS: number) {
+    this.#socket = socket;
+    this.#timeoutS = timeoutS;
+    this.closed = new Promise((resolve) => {
+      socket.addEventListener("close", (event) => {
+        this.#ended = true;
+        const closed = { code: event.code, reason: event.reason };
+        this.#push({ kind: "closed", ...closed });
+        resolve(closed);
+      });
+    });
+    socket.addEventListener("message", (event) => {
+      const raw = typeof event.data === "string" ? event.data : "(binary frame)";
+      let message: unknown;
+      try {
+        message = JSON.parse(raw);
+      } catch {
+        message = undefined;
+      }
+      this.#push({ kind: "message", raw, message });
+    });
+  }
+
+  /** Whether the connection has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Sends a text frame: a string as it is, anything else as JSON. False if the socket is not open. */
+  send(data: unknown): boolean {
+    if (this.#socket.readyState !== WebSocket.OPEN) return false;
+    this.#socket.send(typeof data === "string" ? data : JSON.stringify(data));
+    return true;
+  }
+
+  /** The next event; rejects with TimeoutError when none comes in time. */
+  next(timeoutS: number = this.#timeoutS): Promise<SocketEvent> {
+    const queued = this.#events.shift();
+    if (queued) {
+      // The close event stays available to every later call.
+      if (queued.kind === "closed") this.#events.unshift(queued);
+      return Promise.resolve(queued);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(new TimeoutError(`No WebSocket message within ${timeoutS} s`));
+      }, timeoutS * 1000);
+      const waiter = (event: SocketEvent) => {
+        clearTimeout(timer);
+        resolve(event);
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Sends a message and waits for the next event. */
+  request(data: unknown, timeoutS?: number): Promise<SocketEvent> {
+    this.send(data);
+    return this.next(timeoutS);
+  }
+
+  /** Closes from the client side and waits (briefly) for the end. */
+  async close(): Promise<void> {
+    if (!this.#ended) {
+      try {
+        this.#socket.close(1000);
+      } catch {
+        // Already closing.
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.closed,
+        new Promise((r) => (timer = setTimeout(r, 2000))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  #push(event: SocketEvent): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      waiter(event);
+      if (event.kind === "closed") {
+        for (const w of this.#waiters.splice(0)) w(event);
+        this.#events.push(event);
+      }
+    } else {
+      this.#events.push(event);
+    }
+  }
+}
