@@ -12,6 +12,11 @@ import { buildCommand } from "./cli/build.ts";
 import { cleanCommand } from "./cli/clean.ts";
 import { psCommand } from "./cli/ps.ts";
 import { runCommand } from "./cli/run.ts";
+import { initCommand } from "./cli/init.ts";
+import { validateCommand } from "./cli/validate.ts";
+import { stepCommand } from "./cli/step.ts";
+import { replCommand } from "./cli/repl.ts";
+import { replayCommand } from "./cli/replay.ts";
 import { UnknownEnvError } from "./envs/registry.ts";
 import { EnvTorchError } from "./core/errors.ts";
 
@@ -24,6 +29,11 @@ export const COMMANDS: Command[] = [
   psCommand,
   cleanCommand,
   benchCommand,
+  initCommand,
+  validateCommand,
+  stepCommand,
+  replCommand,
+  replayCommand,
 ];
 
 function help(): string {

@@ -1,0 +1,178 @@
+/**
+ * `envtorch repl <url | env>`: drive one session from the terminal, or from
+ * a script piped to stdin, one command per line.
+ *
+ * @module
+ */
+import { GenericEnvClient } from "../core/client.ts";
+import { EnvTorchError, ValidationError } from "../core/errors.ts";
+import { Probe } from "../core/probe.ts";
+import { type Command, parseFlags, UsageError } from "./common.ts";
+import { renderRefusal } from "./render.ts";
+import { actionSchema } from "./step.ts";
+import { openTarget, transportFlag } from "./target.ts";
+
+const commands = `Commands (one per line):
+  reset [JSON]   start an episode, e.g. reset {"seed": 1}
+  step JSON      send an action, e.g. step {"message": "hi"}
+  state          print the state
+  schema         print the action, observation and state schemas
+  help           list the commands
+  quit           end the session (so does the end of input)`;
+
+const usage = `Usage: envtorch repl <url | env> [options]
+
+Opens one session and reads commands from stdin, printing each answer as one
+line of JSON on stdout ({"observation", "reward", "done"} for reset and step).
+Errors go to stderr and the session goes on; a refused action is explained
+(which field, what was wrong, what the action schema expects).
+
+${commands}
+
+<url> is http://host:port or unix:/path.sock; <env> is a bundled env, started
+in a child process for the session and stopped after.
+
+Options:
+  --transport T    websocket (default) or http
+  --record FILE    record the session to FILE (JSONL), for envtorch replay
+  -h, --help       show this help
+
+Exit codes: 0 every command succeeded, 1 a command failed or the server cannot
+be reached, 2 usage error.`;
+
+export const replCommand: Command = {
+  name: "repl",
+  summary: "drive an env session with commands from stdin",
+  usage,
+  async run(args) {
+    const { values, positionals } = parseFlags(args, {
+      transport: { type: "string" },
+      record: { type: "string" },
+    });
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        positionals.length
+          ? `Expected one URL or env, got ${positionals.join(" ")}`
+          : "Missing the URL or env to open",
+      );
+    }
+    const transport = transportFlag(values.transport);
+    await using target = await openTarget(positionals[0]!);
+    await using env = new GenericEnvClient({
+      baseUrl: target.baseUrl,
+      transport,
+      recordTo: values.record,
+    });
+    // Fail now, not at the first command, when the server cannot be reached.
+    await env.connect();
+    if (transport === "http") {
+      await using probe = new Probe(target.baseUrl, { timeoutS: 10 });
+      await probe.http("/health");
+    }
+    const interactive = Deno.stdin.isTerminal();
+    const pretty = Deno.stdout.isTerminal();
+    const show = (value: unknown) => console.log(JSON.stringify(value, null, pretty ? 2 : 0));
+    if (interactive) {
+      console.error(`envtorch repl: ${target.label} (${target.baseUrl}); type help for commands`);
+    }
+    let failures = 0;
+    const prompt = () => {
+      if (interactive) Deno.stdout.writeSync(new TextEncoder().encode("envtorch> "));
+    };
+    prompt();
+    for await (const raw of lines(Deno.stdin.readable)) {
+      const line = raw.trim();
+      if (line === "" || line.startsWith("#")) {
+        prompt();
+        continue;
+      }
+      const [, word = "", rest = ""] = line.match(/^(\S+)\s*(.*)$/s) ?? [];
+      if (word === "quit" || word === "exit") break;
+      try {
+        switch (word) {
+          case "reset": {
+            const r = await env.reset(rest ? parseObject(rest, "reset options") : {});
+            show(wire(r));
+            break;
+          }
+          case "step": {
+            if (!rest) throw new UsageError('step needs an action, e.g. step {"message": "hi"}');
+            const action = parseObject(rest, "action");
+            try {
+              show(wire(await env.step(action)));
+            } catch (error) {
+              if (!(error instanceof ValidationError)) throw error;
+              throw new UsageError(
+                renderRefusal(error, {
+                  what: `action ${JSON.stringify(action)}`,
+                  actionSchema: await actionSchema(target.baseUrl),
+                }),
+              );
+            }
+            break;
+          }
+          case "state":
+            show(await env.state());
+            break;
+          case "schema": {
+            await using probe = new Probe(target.baseUrl, { timeoutS: 10 });
+            const res = await probe.http("/schema");
+            show(res.json ?? res.text);
+            break;
+          }
+          case "help":
+            console.log(commands);
+            break;
+          default:
+            throw new UsageError(`Unknown command ${JSON.stringify(word)}; type help for commands`);
+        }
+      } catch (error) {
+        failures++;
+        const message = error instanceof EnvTorchError
+          ? `${error.code}: ${error.message}`
+          : (error as Error).message;
+        console.error(`error: ${message}`);
+        if (error instanceof EnvTorchError && error.code === "CONNECTION_ERROR") break;
+      }
+      prompt();
+    }
+    return failures ? 1 : 0;
+  },
+};
+
+function parseObject(text: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`The ${what} is not JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new UsageError(`The ${what} must be a JSON object, got ${text}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A step result as on the wire: reward and done beside the observation. */
+function wire(r: { observation: Record<string, unknown>; reward: unknown; done: boolean }) {
+  const { reward: _reward, done: _done, metadata, ...rest } = r.observation;
+  return { observation: { ...rest, metadata }, reward: r.reward, done: r.done };
+}
+
+/** Splits a byte stream into lines. */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let newline;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, newline).replace(/\r$/, "");
+      buffer = buffer.slice(newline + 1);
+    }
+  }
+  if (buffer) yield buffer;
+}
