@@ -9,6 +9,7 @@ import {
   Action,
   createApp,
   EchoEnvironment,
+  listEnvs,
   Observation,
   serve,
   State,
@@ -65,6 +66,21 @@ Deno.test("validate echo (by name) starts it, passes every check and stops it", 
   assert.match(lines.get("ws.step_before_reset")!, /refused: SESSION_ERROR/);
   assert.match(stdout, /\d+ checks: \d+ ok, 0 failed, 0 skipped$/m);
   assert.equal(stderr, "", "no progress when stdout is not a terminal");
+});
+
+const hasCoding = (await listEnvs()).some((m) => m.name === "coding");
+
+Deno.test({
+  name: "validate coding (by name): the suite is env-agnostic",
+  ignore: !hasCoding,
+  async fn() {
+    const { code, stdout } = await runEnvtorch(["validate", "coding", "--json"]);
+    assert.equal(code, 0, stdout);
+    const report = JSON.parse(stdout);
+    assert.equal(report.env, "coding");
+    assert.deepEqual(report.checks.filter((c: { status: string }) => c.status === "fail"), []);
+    assert.equal(report.action.source, "the coding manifest's exampleAction");
+  },
 });
 
 Deno.test("validate a URL: echo served over TCP and over a unix socket", async (t) => {
