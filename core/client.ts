@@ -287,7 +287,8 @@ function serverSent(what: string, error: z.ZodError): ValidationError {
 export type JsonObject = Record<string, unknown>;
 
 /** Observation of any env: the base fields plus whatever the server sends. */
-export const GenericObservation = z.looseObject(Observation.shape);
+export const GenericObservation: z.ZodObject<typeof Observation.shape, z.core.$loose> = z
+  .looseObject(Observation.shape);
 /** An observation of any env. */
 export type GenericObservation = z.infer<typeof GenericObservation>;
 

@@ -20,6 +20,8 @@ const args = [
   "Dockerfile.base",
   "--include",
   "deno.json",
+  "--include",
+  "cli/templates",
   "--output",
   output,
   "main.ts",
