@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PythonExecutor } from "./executor.ts";
 import { processesOfUid } from "./procfs.ts";
+import { UidPool } from "./uid_pool.ts";
 
 const isRoot = Deno.uid() === 0;
 
@@ -232,7 +233,9 @@ Deno.test({
   name: "executor as root drops to a dedicated uid and cleans up after itself",
   ignore: !isRoot,
   fn: async () => {
-    const py = await PythonExecutor.start({ timeoutS: 5 });
+    // A range of this test's own: after close, another test's worker may get a default uid.
+    const uidPool = new UidPool({ range: { first: 61140, count: 4 } });
+    const py = await PythonExecutor.start({ timeoutS: 5, uidPool });
     let closed = false;
     try {
       const iso = py.isolation;
