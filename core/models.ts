@@ -9,7 +9,7 @@
 import { z } from "zod";
 
 /** Header that names an HTTP session (see PROTOCOL.md). */
-export const SESSION_HEADER: "envtorch-session" = "envtorch-session";
+export const SESSION_HEADER = "envtorch-session" as const;
 
 /**
  * A JSON object passed through as it is, for the env's own schema to check

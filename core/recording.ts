@@ -25,41 +25,74 @@ import { EnvTorchError } from "./errors.ts";
 import type { CallOptions, ClientRequest, Transport, TransportReply } from "./transport.ts";
 
 /** The `format` of a recording's header line. */
-export const RECORDING_FORMAT = "envtorch-recording";
+export const RECORDING_FORMAT = "envtorch-recording" as const;
 
 /** The first line of a recording. */
-export const RecordingHeader = z.looseObject({
+export interface RecordingHeader {
+  kind: "header";
+  format: typeof RECORDING_FORMAT;
+  version: 1;
+  /** When the recording started (ISO 8601). */
+  created_at: string;
+  /** Where the calls went, e.g. `unix:/tmp/…/env.sock`. */
+  target?: string;
+  [key: string]: unknown;
+}
+/** Schema of the first line of a recording (checked against the interface above). */
+export const RecordingHeader: z.ZodType<RecordingHeader> = z.looseObject({
   kind: z.literal("header"),
   format: z.literal(RECORDING_FORMAT),
   version: z.literal(1),
   created_at: z.string(),
-  /** Where the calls went, e.g. `unix:/tmp/…/env.sock`. */
   target: z.string().optional(),
 });
-/** The first line of a recording. */
-export type RecordingHeader = z.infer<typeof RecordingHeader>;
+
+/** How the server refused a recorded call. */
+export interface CallError {
+  code: string;
+  message: string;
+  status: number;
+}
+
+/** What every recorded call has. */
+export interface CallCommon {
+  /** Position of the call in the recording, from 0. */
+  index: number;
+  /** Resets before this call, less one (0 for the first episode). */
+  episode: number;
+  /** Steps since the last reset (the reset is step 0). */
+  step: number;
+  /** What the server answered (absent when it refused the call). */
+  result?: Record<string, unknown>;
+  /** How the server refused the call. */
+  error?: CallError;
+  /** When the call started (ISO 8601). */
+  at: string;
+  /** How long the call took, in milliseconds. */
+  duration_ms: number;
+  [key: string]: unknown;
+}
+
+/** One recorded call. */
+export type CallRecord =
+  | (CallCommon & { kind: "reset"; options: Record<string, unknown> })
+  | (CallCommon & { kind: "step"; action: Record<string, unknown>; timeout_s?: number })
+  | (CallCommon & { kind: "state" });
 
 const Json = z.record(z.string(), z.unknown());
-const CallError = z.object({ code: z.string(), message: z.string(), status: z.number() });
+const CallErrorSchema = z.object({ code: z.string(), message: z.string(), status: z.number() });
 const Common = {
-  /** Position of the call in the recording, from 0. */
   index: z.number().int().min(0),
-  /** Resets before this call, less one (0 for the first episode). */
   episode: z.number().int().min(0),
-  /** Steps since the last reset (the reset is step 0). */
   step: z.number().int().min(0),
-  /** What the server answered (absent when it refused the call). */
   result: Json.optional(),
-  /** How the server refused the call. */
-  error: CallError.optional(),
-  /** When the call started (ISO 8601). */
+  error: CallErrorSchema.optional(),
   at: z.string(),
-  /** How long the call took, in milliseconds. */
   duration_ms: z.number().min(0),
 };
 
-/** One recorded call. */
-export const CallRecord = z.discriminatedUnion("kind", [
+/** Schema of one recorded call (checked against {@link CallRecord}). */
+export const CallRecord: z.ZodType<CallRecord> = z.discriminatedUnion("kind", [
   z.looseObject({ kind: z.literal("reset"), options: Json, ...Common }),
   z.looseObject({
     kind: z.literal("step"),
@@ -69,8 +102,6 @@ export const CallRecord = z.discriminatedUnion("kind", [
   }),
   z.looseObject({ kind: z.literal("state"), ...Common }),
 ]);
-/** One recorded call. */
-export type CallRecord = z.infer<typeof CallRecord>;
 
 /** A recording read back: the header and the calls in order. */
 export interface Recording {
