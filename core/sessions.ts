@@ -242,6 +242,7 @@ export class SessionManager implements AsyncDisposable {
   #admissionWaitS: number;
   #maxWaiting: number;
   #waiters: (() => void)[] = [];
+  #closing = new Set<Promise<void>>();
   #shutDown = false;
   #factory: EnvFactory;
   #models: EnvModels;
@@ -348,7 +349,14 @@ export class SessionManager implements AsyncDisposable {
     if (!session) return;
     this.#sessions.delete(id);
     this.#waiters.shift()?.();
-    await session.close(reason);
+    // Tracked so that closeAll also waits for closes already under way.
+    const closing = session.close(reason);
+    this.#closing.add(closing);
+    try {
+      await closing;
+    } finally {
+      this.#closing.delete(closing);
+    }
     this.#onClose?.(session, reason);
   }
 
@@ -379,6 +387,7 @@ export class SessionManager implements AsyncDisposable {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await Promise.all([...this.#sessions.keys()].map((id) => this.close(id, reason)));
+    await Promise.all([...this.#closing]);
   }
 
   /** Same as {@link closeAll}. */
