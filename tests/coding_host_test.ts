@@ -505,11 +505,21 @@ Deno.test({
       assert.equal((await ep.step("x + 1")).stdout, "21\n");
     });
     await t.step("CodingEnv.fromProcess runs an episode in a child server", async () => {
-      await using env = await CodingEnv.fromProcess();
-      await env.reset({ task: { prompt: "double", tests: ["assert double(4) == 8"] } });
-      const result = await env.step({ code: "def double(n):\n    return 2 * n" });
-      assert.deepEqual([result.reward, result.done], [1, true]);
-      assert.equal((await env.state()).step_count, 1);
+      const env = await CodingEnv.fromProcess();
+      let folder: string;
+      try {
+        const reset = await env.reset({
+          task: { prompt: "double", tests: ["assert double(4) == 8"] },
+        });
+        folder = (reset.observation.metadata.work_dir as string).replace(/\/w\/[^/]+$/, "");
+        const result = await env.step({ code: "def double(n):\n    return 2 * n" });
+        assert.deepEqual([result.reward, result.done], [1, true]);
+        assert.equal((await env.state()).step_count, 1);
+      } finally {
+        await env.close();
+      }
+      // The child server waits for its sessions' teardown before it exits.
+      await assert.rejects(() => Deno.lstat(folder), Deno.errors.NotFound);
     });
   },
 });

@@ -248,7 +248,8 @@ export class PythonExecutor implements AsyncDisposable {
     let dir: string | undefined;
     try {
       const base = options.tempDir ?? Deno.env.get("ENVTORCH_CODING_DIR") ?? undefined;
-      dir = await Deno.makeTempDir({ dir: base, prefix: "envtorch-coding-" });
+      await (staleSweeps[base ?? ""] ??= sweepStaleFolders(base));
+      dir = await Deno.makeTempDir({ dir: base, prefix: `${FOLDER_PREFIX}${Deno.pid}-` });
       await Deno.chmod(dir, 0o711);
       await Deno.mkdir(`${dir}/io`, { mode: 0o700 });
       await Deno.chmod(`${dir}/io`, 0o700);
@@ -651,6 +652,35 @@ export class PythonExecutor implements AsyncDisposable {
       const pause = delay(10);
       await pause.promise;
     }
+  }
+}
+
+/** Session folders are named `envtorch-coding-<server pid>-<random>`. */
+const FOLDER_PREFIX = "envtorch-coding-";
+const staleSweeps: Record<string, Promise<void>> = {};
+
+/**
+ * Removes session folders left by servers that died without closing their
+ * sessions (killed with SIGKILL, say): folders of ours whose server pid no
+ * longer runs. Their workers are gone already: a keeper kills its worker
+ * once the server that started it is gone.
+ */
+async function sweepStaleFolders(base: string | undefined): Promise<void> {
+  const dir = base ?? (Deno.env.get("TMPDIR") || "/tmp");
+  const pattern = new RegExp(`^${FOLDER_PREFIX}(\\d+)-`);
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const pid = pattern.exec(entry.name)?.[1];
+      if (!pid || !entry.isDirectory || Number(pid) === Deno.pid) continue;
+      if (await readProcess(Number(pid))) continue;
+      const path = `${dir}/${entry.name}`;
+      const info = await Deno.lstat(path);
+      if (info.isDirectory && info.uid === Deno.uid()) {
+        await Deno.remove(path, { recursive: true }).catch(() => {});
+      }
+    }
+  } catch {
+    // Best effort: a folder that cannot be read or removed stays.
   }
 }
 
