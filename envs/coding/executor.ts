@@ -521,8 +521,15 @@ export class PythonExecutor implements AsyncDisposable {
       const status = await worker.stop();
       return { kind: "lost", status, timedOut, reason, elapsedMs: elapsed() };
     };
+    if (worker.unread > 0) {
+      return await lost(false, "The worker sent frames nobody asked for: it was replaced");
+    }
+    // A random id the runner must echo: a frame forged by user code into the control pipe
+    // has to find it in the runner's memory first.
+    const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+    const id = (high! & 0x1fffff) * 2 ** 32 + low!;
     try {
-      await worker.send(message);
+      await worker.send({ ...message, id });
     } catch {
       return await lost(false, "The worker's pipe was closed");
     }
@@ -567,6 +574,9 @@ export class PythonExecutor implements AsyncDisposable {
       }
     }
     if (event.type === "reply" && event.message) {
+      if (event.message.id !== id || worker.unread > 0) {
+        return await lost(timedOut, "The worker sent a reply nobody asked for: it was replaced");
+      }
       return { kind: "reply", message: event.message, timedOut, elapsedMs: elapsed() };
     }
     if (event.type === "error") return await lost(timedOut, "The worker broke the pipe protocol");

@@ -206,6 +206,43 @@ Deno.test("executor reports crashes and respawns", async (t) => {
   });
 });
 
+/** Python that finds the runner's control pipe (the writable pipe fd) as `ctl`. */
+const FIND_CONTROL_PIPE = [
+  "import os, json, fcntl",
+  "def frame(o):",
+  "    b = json.dumps(o).encode()",
+  "    return len(b).to_bytes(4, 'big') + b",
+  "ctl = [fd for fd in range(3, 256) if os.path.exists(f'/proc/self/fd/{fd}')",
+  "       and os.readlink(f'/proc/self/fd/{fd}').startswith('pipe:')",
+  "       and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY][0]",
+].join("\n");
+
+Deno.test("executor does not trust frames that user code writes into the control pipe", async (t) => {
+  await using py = await PythonExecutor.start({ timeoutS: 2 });
+
+  await t.step("a forged reply is caught and the worker replaced", async () => {
+    const forged = { op: "done", exit_code: 0, stdout: "forged", stderr: "", truncated: false };
+    const r = await py.run(
+      `${FIND_CONTROL_PIPE}\nos.write(ctl, frame(json.loads(${
+        JSON.stringify(JSON.stringify(forged))
+      })))`,
+    );
+    assert.notEqual(r.stdout, "forged");
+    assert.equal(r.state_lost, true);
+    assert.ok(r.notes.some((n) => n.includes("nobody asked for")), r.notes.join("; "));
+    assert.equal((await py.run("print('fresh')")).stdout, "fresh\n");
+  });
+
+  await t.step("a flood of frames ends the worker, not the server's memory", async () => {
+    const r = await py.run(
+      `${FIND_CONTROL_PIPE}\nwhile True:\n    os.write(ctl, frame({'op': 'x'}))`,
+    );
+    assert.equal(r.state_lost, true);
+    assert.ok(r.duration_ms < 2000, `${r.duration_ms}`);
+    assert.equal((await py.run("print('fresh')")).stdout, "fresh\n");
+  });
+});
+
 Deno.test("executor runs tests in forks that cannot touch the episode", async () => {
   await using py = await PythonExecutor.start({ timeoutS: 5 });
   await py.run("items = [1, 2]\ndef add(a, b):\n    return a + b");

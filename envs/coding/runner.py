@@ -691,6 +691,7 @@ class _Runner:
                     reply = {"op": "error", "message": f"Unknown op {op!r}"}
             except KeyboardInterrupt:
                 reply = self.finish(1, 0) if op == "exec" else {"op": "error", "message": "Interrupted"}
+            reply["id"] = request.get("id") if isinstance(request, dict) else None
             _write_frame(self.cout, reply)
 
 

@@ -133,6 +133,7 @@ function loadRunner(): Promise<Uint8Array> {
 }
 
 const DIAGNOSTICS_BYTES = 8192;
+const MAX_QUEUED_MESSAGES = 4;
 
 /** A timer as a promise, with a way to cancel it. */
 export function delay(ms: number): { promise: Promise<"timeout">; cancel(): void } {
@@ -350,7 +351,18 @@ export class WorkerProcess {
   #deliver(message: Record<string, unknown>): void {
     const waiter = this.#waiters.shift();
     if (waiter) waiter.resolve(message);
-    else this.#messages.push(message);
+    else if (this.#messages.length < MAX_QUEUED_MESSAGES) this.#messages.push(message);
+    else {
+      // The runner answers one request with one frame: a flood is an attack on the server's memory.
+      throw new WorkerProtocolError(
+        `Python worker sent more than ${MAX_QUEUED_MESSAGES} frames nobody asked for`,
+      );
+    }
+  }
+
+  /** Frames received and not yet taken by {@link receive}. */
+  get unread(): number {
+    return this.#messages.length;
   }
 
   async #collectDiagnostics(stream: ReadableStream<Uint8Array>): Promise<void> {
