@@ -212,6 +212,8 @@ export class PythonExecutor implements AsyncDisposable {
   #episode = "";
   #worker?: WorkerProcess;
   #ready?: ReadyInfo;
+  /** The runner's pid and start time, to kill it by pid without hitting a reused pid. */
+  #runner?: { pid: number; start: string };
   #isolation?: Isolation;
   #busy = false;
   #inflight?: Promise<unknown>;
@@ -484,6 +486,7 @@ export class PythonExecutor implements AsyncDisposable {
     }
     this.#worker = worker;
     this.#ready = ready;
+    this.#runner = { pid: ready.pid, start: await startTime(ready.pid) ?? "" };
     this.#isolation ??= describeIsolation(ready, this.#drop);
   }
 
@@ -647,7 +650,22 @@ export class PythonExecutor implements AsyncDisposable {
    * every live process of the uid found in /proc is killed here.
    */
   async #killLeftovers(): Promise<void> {
-    if (!this.#drop || !this.#lease) return;
+    if (!this.#drop || !this.#lease) {
+      // Without a dedicated uid the keeper is the only cleaner; if user code killed it, the
+      // runner may live on: kill it and its process group, if it is still that very process.
+      const runner = this.#runner;
+      this.#runner = undefined;
+      if (runner?.start && await startTime(runner.pid) === runner.start) {
+        for (const pid of [-runner.pid, runner.pid]) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // Gone already.
+          }
+        }
+      }
+      return;
+    }
     const uid = this.#lease.uid;
     for (let attempt = 0; attempt < 20; attempt++) {
       const left = await processesOfUid(uid);
@@ -691,6 +709,16 @@ async function sweepStaleFolders(base: string | undefined): Promise<void> {
     }
   } catch {
     // Best effort: a folder that cannot be read or removed stays.
+  }
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or undefined if gone. */
+async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 

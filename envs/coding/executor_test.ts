@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PythonExecutor } from "./executor.ts";
-import { processesOfUid } from "./procfs.ts";
+import { processesOfUid, readProcess } from "./procfs.ts";
 import { UidPool } from "./uid_pool.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -329,6 +329,17 @@ Deno.test("executor without a uid drop still works and says what it lacks", asyn
     assert.deepEqual([r.stdout, r.processes_killed > 0], ["parent done\n", true]);
     await new Promise((resolve) => setTimeout(resolve, 800));
     assert.deepEqual((await py.run("import os; os.path.exists('survived')")).stdout, "False\n");
+  });
+
+  await t.step("killing the keeper does not leave the runner behind", async () => {
+    const pid = py.workerPid!;
+    const r = await py.run(
+      "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nwhile True: pass",
+    );
+    assert.equal(r.state_lost, true);
+    // Dead: gone, or a zombie if pid 1 does not reap orphans (as on some CI machines).
+    assert.ok([undefined, "Z"].includes((await readProcess(pid))?.state));
+    assert.equal((await py.run("print('again')")).stdout, "again\n");
   });
 
   await t.step("a crash respawns the worker", async () => {
