@@ -25,15 +25,18 @@
  */
 export {
   Action,
+  type ActionSchema,
   type EnvModels,
   jsonSchemas,
   Metadata,
   Observation,
+  type ObservationSchema,
   ResetOptions,
   Reward,
   serializeObservation,
   SESSION_HEADER,
   State,
+  type StateSchema,
   type StepResult,
   type WireStepResult,
 } from "./core/models.ts";

@@ -71,15 +71,18 @@ export interface PoolStats {
 }
 
 /**
- * Keeps `size` envs warm.
+ * Keeps `size` envs warm. Envs come out connected; the caller starts its
+ * episode with `reset` (its own seed), and a released env is reset before it
+ * is handed out again, so no episode's state reaches the next caller.
  *
  * @example
  * ```ts
  * import { EchoEnv, EnvPool } from "../mod.ts";
  * await using pool = await EnvPool.create({ size: 2, create: () => EchoEnv.fromProcess() });
- * const env = await pool.checkout();
+ * const env = await pool.checkout(); // a warm, connected env, in microseconds
+ * await env.reset({ seed: 1 });
  * await env.step({ message: "hi" });
- * await pool.release(env);
+ * await pool.release(env); // reset again, then handed out to the next caller
  * ```
  */
 export class EnvPool<T extends AnyClient = HTTPEnvClient<Action, Observation, State>>
