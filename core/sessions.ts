@@ -66,8 +66,8 @@ export class Session {
   readonly id: string;
   /** The transport that opened it. */
   readonly kind: SessionKind;
-  /** Last time a call started or ended, from `performance.now()`. */
-  lastActive: number = performance.now();
+  /** Last time a call started or ended, from `Date.now()` (cheap on the step path). */
+  lastActive: number = Date.now();
   /** Calls running or waiting on this session. */
   pending = 0;
   #env: Environment;
@@ -104,14 +104,14 @@ export class Session {
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new SessionError("Session is closed"));
     this.pending++;
-    this.lastActive = performance.now();
+    this.lastActive = Date.now();
     const run = this.#tail.then(async () => {
       if (this.#closed) throw new SessionError("Session is closed");
       try {
         return await fn();
       } finally {
         this.pending--;
-        this.lastActive = performance.now();
+        this.lastActive = Date.now();
       }
     });
     this.#tail = run.catch(() => {});
@@ -361,7 +361,7 @@ export class SessionManager implements AsyncDisposable {
   }
 
   /** Closes every session idle for longer than the timeout; returns how many. */
-  reapIdle(now: number = performance.now()): number {
+  reapIdle(now: number = Date.now()): number {
     if (this.idleTimeoutS <= 0) return 0;
     const limit = this.idleTimeoutS * 1000;
     let reaped = 0;

@@ -16,6 +16,7 @@ import {
   TimeoutError,
   type WireError,
 } from "./errors.ts";
+import { DeadlineClock } from "./deadline_clock.ts";
 import { SESSION_HEADER, type WireStepResult } from "./models.ts";
 import type { EnvApp } from "./server.ts";
 import { openWireSession, type WireSession } from "./wire_session.ts";
@@ -87,10 +88,12 @@ export function parseBaseUrl(baseUrl: string): Endpoint {
   };
 }
 
+const clock = new DeadlineClock(20);
+
 /**
  * Runs `fn` with a signal that aborts on the caller's signal or after the
- * timeout. One controller and one timer per call, both always released (this
- * is on every step's path: no AbortSignal.timeout/any, which cost more).
+ * timeout. This is on every call's path, so the timeout is a deadline on a
+ * shared clock rather than a timer of its own (or AbortSignal.timeout/any).
  */
 async function withDeadline<T>(
   what: string,
@@ -101,10 +104,10 @@ async function withDeadline<T>(
   if (caller?.aborted) throw caller.reason;
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const deadline = clock.add(options.timeoutS * 1000, () => {
     timedOut = true;
     controller.abort(new DOMException(`${what} timed out`, "TimeoutError"));
-  }, options.timeoutS * 1000);
+  });
   const onAbort = () => controller.abort(caller!.reason);
   caller?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -118,7 +121,7 @@ async function withDeadline<T>(
     if (caller?.aborted) throw caller.reason;
     throw error;
   } finally {
-    clearTimeout(timer);
+    clock.remove(deadline);
     caller?.removeEventListener("abort", onAbort);
   }
 }
