@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, EXIT, UsageError, VERSION } from "./cli/common.ts";
+import { type Command, EXIT, HelpRequested, UsageError, VERSION } from "./cli/common.ts";
 import { benchCommand } from "./cli/bench.ts";
 import { listCommand } from "./cli/list.ts";
 import { serveCommand } from "./cli/serve.ts";
@@ -75,6 +75,10 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
+    if (error instanceof HelpRequested) {
+      console.log(command.usage);
+      return EXIT.ok;
+    }
     if (error instanceof UsageError || error instanceof UnknownEnvError) {
       console.error(`envtorch ${command.name}: ${error.message}\n\n${command.usage}`);
       return EXIT.usage;

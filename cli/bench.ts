@@ -7,7 +7,7 @@
 import { runLoad } from "../core/load.ts";
 import { getEnv } from "../envs/registry.ts";
 import { startProcess } from "../providers/process.ts";
-import { type Command, intFlag, parseFlags, UsageError } from "./common.ts";
+import { type Command, intFlag, onePositional, parseFlags, UsageError } from "./common.ts";
 
 const usage = `Usage: envtorch bench <url | env> [options]
 
@@ -36,12 +36,7 @@ export const benchCommand: Command = {
       transport: { type: "string" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new UsageError("Expected one URL or env name");
-    const target = positionals[0]!;
+    const target = onePositional(positionals, "URL or env", "bench");
     const sessions = intFlag("sessions", values.sessions, 1, 100_000) ?? 1;
     const steps = intFlag("steps", values.steps, 1, 10_000_000) ?? 2000;
     const transport = values.transport ?? "websocket";

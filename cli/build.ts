@@ -37,10 +37,6 @@ export const buildCommand: Command = {
       "no-cache": { type: "boolean" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
     if (positionals.length > 1) {
       throw new UsageError(`Expected one env or all, got ${positionals.join(" ")}`);
     }

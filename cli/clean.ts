@@ -12,7 +12,7 @@ import {
   type ReapedContainer,
   socketDirOf,
 } from "../providers/docker/managed_containers.ts";
-import { type Command, parseFlags, UsageError } from "./common.ts";
+import { type Command, noPositionals, parseFlags } from "./common.ts";
 
 const usage = `Usage: envtorch clean [--all] [--dry-run] [--json]
 
@@ -36,11 +36,7 @@ export const cleanCommand: Command = {
       "dry-run": { type: "boolean" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length) throw new UsageError(`Unexpected argument ${positionals[0]}`);
+    noPositionals(positionals);
     const dryRun = values["dry-run"] ?? false;
     await using engine = new DockerEngine();
     let removed: (ReapedContainer | (Omit<ReapedContainer, "reason"> & { reason: "all" }))[];

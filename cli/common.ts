@@ -22,6 +22,11 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** `-h`/`--help` was given: the CLI prints the command's usage and exits 0. */
+export class HelpRequested extends Error {
+  override name = "HelpRequested";
+}
+
 /** A command of the CLI. */
 export interface Command {
   /** Name typed after `envtorch`. */
@@ -36,10 +41,14 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** Parses flags strictly; unknown or malformed flags raise UsageError. */
+/**
+ * Parses flags strictly; unknown or malformed flags raise UsageError, and
+ * `-h`/`--help` raises HelpRequested (main prints the command's usage).
+ */
 export function parseFlags<O extends Options>(args: string[], options: O) {
+  let parsed;
   try {
-    return parseArgs({
+    parsed = parseArgs({
       args,
       options: { ...options, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
@@ -48,6 +57,23 @@ export function parseFlags<O extends Options>(args: string[], options: O) {
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
+  if ((parsed.values as { help?: boolean }).help) throw new HelpRequested();
+  return parsed;
+}
+
+/** The one positional argument a command takes (`what`, e.g. "URL or env"). */
+export function onePositional(positionals: string[], what: string, verb: string): string {
+  if (positionals.length === 1) return positionals[0]!;
+  throw new UsageError(
+    positionals.length
+      ? `Expected one ${what}, got ${positionals.join(" ")}`
+      : `Missing the ${what} to ${verb}`,
+  );
+}
+
+/** Refuses positional arguments for a command that takes none. */
+export function noPositionals(positionals: string[]): void {
+  if (positionals.length) throw new UsageError(`Unexpected argument ${positionals[0]}`);
 }
 
 /** Reads a flag that must be an integer in a range. */

@@ -6,7 +6,7 @@
  */
 import { relative } from "node:path";
 import { BUNDLED_ENVS_DIR } from "../envs/registry.ts";
-import { type Command, parseFlags, UsageError } from "./common.ts";
+import { type Command, onePositional, parseFlags, UsageError } from "./common.ts";
 import { Output } from "./output.ts";
 
 /** The folder the templates live in. */
@@ -189,19 +189,9 @@ export const initCommand: Command = {
       dir: { type: "string" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length
-          ? `Expected one env name, got ${positionals.join(" ")}`
-          : "Missing the name of the env to create",
-      );
-    }
+    const name = onePositional(positionals, "env name", "create");
     const out = new Output({ json: values.json });
-    const made = await scaffoldEnv(positionals[0]!, { dir: values.dir });
+    const made = await scaffoldEnv(name, { dir: values.dir });
     const cwd = Deno.cwd();
     const show = (p: string) => p.startsWith(`${cwd}/`) ? p.slice(cwd.length + 1) : p;
     out.json(made);

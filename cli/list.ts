@@ -4,7 +4,7 @@
  * @module
  */
 import { listEnvs } from "../envs/registry.ts";
-import { type Command, parseFlags, UsageError } from "./common.ts";
+import { type Command, noPositionals, parseFlags } from "./common.ts";
 
 const usage = `Usage: envtorch list [--json]
 
@@ -20,11 +20,7 @@ export const listCommand: Command = {
   usage,
   async run(args) {
     const { values, positionals } = parseFlags(args, { json: { type: "boolean" } });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length) throw new UsageError(`Unexpected argument ${positionals[0]}`);
+    noPositionals(positionals);
     const envs = await listEnvs();
     if (values.json) {
       console.log(JSON.stringify(envs.map((m) => ({

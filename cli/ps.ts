@@ -5,7 +5,7 @@
  */
 import { DockerEngine } from "../providers/docker/engine.ts";
 import { listManagedContainers } from "../providers/docker/managed_containers.ts";
-import { type Command, parseFlags, UsageError } from "./common.ts";
+import { type Command, noPositionals, parseFlags } from "./common.ts";
 
 const usage = `Usage: envtorch ps [--json]
 
@@ -24,11 +24,7 @@ export const psCommand: Command = {
   usage,
   async run(args) {
     const { values, positionals } = parseFlags(args, { json: { type: "boolean" } });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length) throw new UsageError(`Unexpected argument ${positionals[0]}`);
+    noPositionals(positionals);
     await using engine = new DockerEngine();
     const containers = await listManagedContainers(engine);
     if (values.json) {

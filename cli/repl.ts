@@ -7,7 +7,7 @@
 import { GenericEnvClient } from "../core/client.ts";
 import { EnvTorchError, ValidationError } from "../core/errors.ts";
 import { Probe } from "../core/probe.ts";
-import { type Command, parseFlags, UsageError } from "./common.ts";
+import { type Command, onePositional, parseFlags, UsageError } from "./common.ts";
 import { renderRefusal } from "./render.ts";
 import { actionSchema } from "./step.ts";
 import { openTarget, transportFlag } from "./target.ts";
@@ -49,17 +49,7 @@ export const replCommand: Command = {
       transport: { type: "string" },
       record: { type: "string" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length
-          ? `Expected one URL or env, got ${positionals.join(" ")}`
-          : "Missing the URL or env to open",
-      );
-    }
+    onePositional(positionals, "URL or env", "open");
     const transport = transportFlag(values.transport);
     await using target = await openTarget(positionals[0]!);
     await using env = new GenericEnvClient({

@@ -7,7 +7,7 @@
 import { readRecording, RecordingFormatError } from "../core/recording.ts";
 import { DEFAULT_IGNORED_FIELDS, replayRecording, type ReplayReport } from "../core/replay.ts";
 import { HttpTransport, WebSocketTransport } from "../core/transport.ts";
-import { type Command, numberFlag, parseFlags, UsageError } from "./common.ts";
+import { type Command, numberFlag, onePositional, parseFlags, UsageError } from "./common.ts";
 import { Output } from "./output.ts";
 import { openTarget, transportFlag } from "./target.ts";
 
@@ -56,17 +56,7 @@ export const replayCommand: Command = {
       timeout: { type: "string" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length
-          ? `Expected one recording file, got ${positionals.join(" ")}`
-          : "Missing the recording file to replay",
-      );
-    }
+    onePositional(positionals, "recording file", "replay");
     if (!values.against) throw new UsageError("Missing --against <url | env>");
     const tolerance = numberFlag("tolerance", values.tolerance) ?? 0;
     const timeoutS = numberFlag("timeout", values.timeout, 0.1);

@@ -7,7 +7,14 @@
 import { listEnvs } from "../envs/registry.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
 import { LocalDockerProvider } from "../providers/docker/local_docker_provider.ts";
-import { type Command, intFlag, numberFlag, parseFlags, UsageError } from "./common.ts";
+import {
+  type Command,
+  intFlag,
+  numberFlag,
+  onePositional,
+  parseFlags,
+  UsageError,
+} from "./common.ts";
 
 const usage = `Usage: envtorch run <env|image> [--port N | --socket] [options]
 
@@ -61,17 +68,7 @@ export const runCommand: Command = {
       timeout: { type: "string" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length
-          ? `Expected one env or image, got ${positionals.join(" ")}`
-          : "Missing the env or image to run",
-      );
-    }
+    onePositional(positionals, "env or image", "run");
     if (values.socket && (values.port !== undefined || values.tcp)) {
       throw new UsageError("Use --socket or --port/--tcp, not both");
     }

@@ -5,7 +5,14 @@
  */
 import { createApp, serve } from "../core/server.ts";
 import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
-import { type Command, intFlag, numberFlag, parseFlags, UsageError } from "./common.ts";
+import {
+  type Command,
+  intFlag,
+  numberFlag,
+  onePositional,
+  parseFlags,
+  UsageError,
+} from "./common.ts";
 
 const usage =
   `Usage: envtorch serve <env | path/to/manifest.ts> [--port N | --socket PATH] [options]
@@ -39,17 +46,7 @@ export const serveCommand: Command = {
       "max-body-bytes": { type: "string" },
       "exit-on-stdin-eof": { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length
-          ? `Expected one env, got ${positionals.join(" ")}`
-          : "Missing the env to serve",
-      );
-    }
+    onePositional(positionals, "env", "serve");
     const socket = values.socket ??
       (values.port === undefined ? Deno.env.get("ENVTORCH_SOCKET") : undefined);
     if (values.socket !== undefined && values.port !== undefined) {

@@ -9,7 +9,7 @@ import { ValidationError } from "../core/errors.ts";
 import type { JsonSchema } from "../core/json_schema.ts";
 import { Probe } from "../core/probe.ts";
 import type { StepResult } from "../core/models.ts";
-import { type Command, intFlag, parseFlags, UsageError } from "./common.ts";
+import { type Command, intFlag, onePositional, parseFlags, UsageError } from "./common.ts";
 import { Output } from "./output.ts";
 import { renderRefusal } from "./render.ts";
 import { isUrl, jsonObjectFlag, openTarget, transportFlag } from "./target.ts";
@@ -51,17 +51,7 @@ export const stepCommand: Command = {
       record: { type: "string" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length
-          ? `Expected one URL or env, got ${positionals.join(" ")}`
-          : "Missing the URL or env to step",
-      );
-    }
+    onePositional(positionals, "URL or env", "step");
     const spec = positionals[0]!;
     let actions = (values.action ?? []).map((a) => jsonObjectFlag("action", a));
     const reset = values.reset !== undefined ? jsonObjectFlag("reset", values.reset) : {};

@@ -5,7 +5,7 @@
  * @module
  */
 import { type CheckResult, validateServer } from "../core/validate.ts";
-import { type Command, intFlag, numberFlag, parseFlags, UsageError } from "./common.ts";
+import { type Command, intFlag, numberFlag, onePositional, parseFlags } from "./common.ts";
 import { Output } from "./output.ts";
 import { jsonObjectFlag, openTarget } from "./target.ts";
 
@@ -51,17 +51,7 @@ export const validateCommand: Command = {
       timeout: { type: "string" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length
-          ? `Expected one URL or env, got ${positionals.join(" ")}`
-          : "Missing the URL or env to validate",
-      );
-    }
+    onePositional(positionals, "URL or env", "validate");
     const action = values.action !== undefined
       ? jsonObjectFlag("action", values.action)
       : undefined;

@@ -56,7 +56,7 @@ Deno.test("envtorch bench reports failures and exits 1 when sessions are refused
 
 Deno.test("envtorch bench: usage errors exit 2", async (t) => {
   const cases: [string[], RegExp][] = [
-    [["bench"], /Expected one URL or env name/],
+    [["bench"], /Missing the URL or env to bench/],
     [["bench", "echo", "--sessions", "0"], /--sessions must be an integer from 1/],
     [["bench", "echo", "--action", "{nope"], /--action is not valid JSON/],
     [["bench", "echo", "--action", "[1]"], /--action must be a JSON object/],

@@ -158,7 +158,7 @@ Deno.test("init: a new env passes fmt, lint, check and its tests, then lists, se
         [["init", "trailing-"], /Invalid env name/],
         [["init", "x".repeat(64)], /at most 63 characters/],
         [["init", "ok-name", "--dir", `${root}/nowhere`], /does not exist/],
-        [["init"], /Missing the name of the env to create/],
+        [["init"], /Missing the env name to create/],
         [["init", "a", "b"], /Expected one env name/],
       ];
       for (const [args, pattern] of cases) {
