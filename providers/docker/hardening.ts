@@ -59,6 +59,93 @@ export interface HardeningOptions {
   logMaxFiles?: string;
 }
 
+/**
+ * Image labels through which an env image asks for what its server needs
+ * (the coding env's launcher: CAP_SETUID, CAP_SETGID and CAP_KILL, more
+ * memory, pids and /tmp). The provider applies them where the caller gives
+ * no value of its own, only within what {@link hardenedHostConfig} allows,
+ * reads them back like every other field, and reports them
+ * (`DockerContainer.imageHardening`).
+ */
+export const IMAGE_HARDENING_LABELS = {
+  /** Capabilities to add back, e.g. `SETUID,SETGID,KILL` (only these three are allowed). */
+  capAdd: "envtorch.cap-add",
+  /** Memory limit, e.g. `2g` or bytes. */
+  memoryBytes: "envtorch.memory",
+  /** Most processes and threads, e.g. `512`. */
+  pids: "envtorch.pids",
+  /** Size of the `/tmp` tmpfs, e.g. `256m`. */
+  tmpSize: "envtorch.tmp-size",
+} as const;
+
+const GIB = 1024 ** 3;
+const ALLOWED_CAPS = new Set<string>(["SETUID", "SETGID", "KILL"]);
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/**
+ * What an image asks for through its {@link IMAGE_HARDENING_LABELS}; throws
+ * a TypeError naming the label for a value that cannot be honoured (a
+ * capability other than SETUID, SETGID or KILL, a malformed size).
+ *
+ * @example
+ * ```ts
+ * import { hardeningFromLabels } from "./hardening.ts";
+ * const asked = hardeningFromLabels({ "envtorch.cap-add": "SETUID,SETGID,KILL", "envtorch.memory": "2g" });
+ * console.log(asked); // { capAdd: ["SETUID", "SETGID", "KILL"], memoryBytes: 2147483648 }
+ * ```
+ */
+export function hardeningFromLabels(labels: Record<string, string> = {}): HardeningOptions {
+  const out: HardeningOptions = {};
+  const caps = labels[IMAGE_HARDENING_LABELS.capAdd];
+  if (caps !== undefined && caps.trim() !== "") {
+    const list = caps.split(",").map((c) => c.trim().toUpperCase().replace(/^CAP_/, ""));
+    for (const cap of list) {
+      if (!ALLOWED_CAPS.has(cap)) {
+        throw new TypeError(
+          `The image asks for capability ${cap} (label ${IMAGE_HARDENING_LABELS.capAdd}): ` +
+            "only SETUID, SETGID and KILL may be added",
+        );
+      }
+    }
+    out.capAdd = [...new Set(list)] as AllowedCapability[];
+  }
+  const memory = labels[IMAGE_HARDENING_LABELS.memoryBytes];
+  if (memory !== undefined) {
+    const m = /^\s*(\d+)\s*([bkmg]?)\s*$/i.exec(memory);
+    if (!m) {
+      throw new TypeError(
+        `Invalid memory ${
+          JSON.stringify(memory)
+        } (label ${IMAGE_HARDENING_LABELS.memoryBytes}): expected e.g. 2g`,
+      );
+    }
+    out.memoryBytes = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
+  }
+  const pids = labels[IMAGE_HARDENING_LABELS.pids];
+  if (pids !== undefined) {
+    if (!/^\s*\d+\s*$/.test(pids)) {
+      throw new TypeError(
+        `Invalid pids ${
+          JSON.stringify(pids)
+        } (label ${IMAGE_HARDENING_LABELS.pids}): expected an integer`,
+      );
+    }
+    out.pids = Number(pids);
+  }
+  const tmpSize = labels[IMAGE_HARDENING_LABELS.tmpSize];
+  if (tmpSize !== undefined) {
+    if (!/^\d+[kmg]?$/i.test(tmpSize)) {
+      throw new TypeError(
+        `Invalid /tmp size ${
+          JSON.stringify(tmpSize)
+        } (label ${IMAGE_HARDENING_LABELS.tmpSize}): expected e.g. 256m`,
+      );
+    }
+    out.tmpSize = tmpSize;
+  }
+  return out;
+}
+
 /** Where the server is published or mounted; set by the provider. */
 export interface ExposureOptions {
   /** Host folder bind-mounted at `containerPath` (for the unix socket). */
@@ -76,9 +163,6 @@ export interface HostConfigMismatch {
   /** What the engine reports. */
   actual: unknown;
 }
-
-const GIB = 1024 ** 3;
-const ALLOWED_CAPS = new Set<string>(["SETUID", "SETGID", "KILL"]);
 
 /** Builds the hardened HostConfig for a container. */
 export function hardenedHostConfig(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkHostConfig, hardenedHostConfig } from "./hardening.ts";
+import { checkHostConfig, hardenedHostConfig, hardeningFromLabels } from "./hardening.ts";
 
 Deno.test("hardened HostConfig", async (t) => {
   await t.step("defaults follow SECURITY.md", () => {
@@ -56,5 +56,48 @@ Deno.test("hardened HostConfig", async (t) => {
     const got = structuredClone(want);
     got.Tmpfs = { "/a": "rw", "/tmp": want.Tmpfs!["/tmp"]! };
     assert.deepEqual(checkHostConfig(want, got), []);
+  });
+});
+
+Deno.test("image labels ask for capabilities and limits", async (t) => {
+  await t.step("the coding image's labels become hardening options", () => {
+    const asked = hardeningFromLabels({
+      "envtorch.cap-add": "SETUID, setgid,CAP_KILL",
+      "envtorch.memory": "2g",
+      "envtorch.pids": "768",
+      "envtorch.tmp-size": "512m",
+      "envtorch.env": "coding",
+    });
+    assert.deepEqual(asked, {
+      capAdd: ["SETUID", "SETGID", "KILL"],
+      memoryBytes: 2 * 1024 ** 3,
+      pids: 768,
+      tmpSize: "512m",
+    });
+    const hc = hardenedHostConfig(asked);
+    assert.deepEqual(hc.CapAdd, ["SETUID", "SETGID", "KILL"]);
+    assert.deepEqual(hc.CapDrop, ["ALL"]);
+    assert.equal(hc.Tmpfs?.["/tmp"], "rw,noexec,nosuid,nodev,size=512m");
+  });
+
+  await t.step("no labels ask for nothing", () => {
+    assert.deepEqual(hardeningFromLabels({}), {});
+    assert.deepEqual(hardeningFromLabels({ "envtorch.cap-add": "" }), {});
+  });
+
+  await t.step("a capability beyond SETUID, SETGID and KILL is refused, naming the label", () => {
+    assert.throws(
+      () => hardeningFromLabels({ "envtorch.cap-add": "SETUID,SYS_ADMIN" }),
+      /capability SYS_ADMIN \(label envtorch\.cap-add\): only SETUID, SETGID and KILL/,
+    );
+  });
+
+  await t.step("malformed limits are refused, naming the label", () => {
+    assert.throws(() => hardeningFromLabels({ "envtorch.memory": "lots" }), /envtorch\.memory/);
+    assert.throws(() => hardeningFromLabels({ "envtorch.pids": "-1" }), /envtorch\.pids/);
+    assert.throws(
+      () => hardeningFromLabels({ "envtorch.tmp-size": "1g,exec" }),
+      /envtorch\.tmp-size/,
+    );
   });
 });

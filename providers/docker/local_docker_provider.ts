@@ -24,7 +24,12 @@ import type {
   HostConfig,
   ImageInspect,
 } from "./engine_types.ts";
-import { checkHostConfig, hardenedHostConfig, type HardeningOptions } from "./hardening.ts";
+import {
+  checkHostConfig,
+  hardenedHostConfig,
+  hardeningFromLabels,
+  type HardeningOptions,
+} from "./hardening.ts";
 import { currentOwner, LABELS, type OwnerIdentity, ownerLabels } from "./labels.ts";
 import { framesToText } from "./log_frames.ts";
 import {
@@ -42,7 +47,11 @@ export const CONTAINER_SOCKET = `${CONTAINER_SOCKET_DIR}/env.sock`;
 /** The port an env image serves on. */
 export const CONTAINER_PORT = 8000;
 
-/** Options of {@link LocalDockerProvider.start}. */
+/**
+ * Options of {@link LocalDockerProvider.start}. A limit or capability left
+ * out takes the value the image asks for through its
+ * `IMAGE_HARDENING_LABELS` (see hardening.ts), else the SECURITY.md default.
+ */
 export interface DockerStartOptions extends HardeningOptions {
   /**
    * How to reach the server: `unix` (a socket in a bind-mounted folder, network
@@ -120,6 +129,11 @@ export class DockerContainer implements ServerHandle, AsyncDisposable {
   readonly session: string;
   /** The HostConfig envtorch asked for (and checked). */
   readonly hostConfig: HostConfig;
+  /**
+   * What the image asked for through its labels (capabilities, memory, pids,
+   * /tmp size), whether or not the caller's options overrode it.
+   */
+  readonly imageHardening: HardeningOptions;
   #engine: DockerEngine;
   #socketDir?: string;
   #stopTimeoutS: number;
@@ -135,6 +149,7 @@ export class DockerContainer implements ServerHandle, AsyncDisposable {
     session: string;
     baseUrl: string;
     hostConfig: HostConfig;
+    imageHardening?: HardeningOptions;
     socketDir?: string;
     stopTimeoutS: number;
     onClose?: () => Promise<void>;
@@ -146,6 +161,7 @@ export class DockerContainer implements ServerHandle, AsyncDisposable {
     this.session = init.session;
     this.baseUrl = init.baseUrl;
     this.hostConfig = init.hostConfig;
+    this.imageHardening = init.imageHardening ?? {};
     this.#socketDir = init.socketDir;
     this.#stopTimeoutS = init.stopTimeoutS;
     this.#onClose = init.onClose;
@@ -204,6 +220,33 @@ async function removeContainer(engine: DockerEngine, id: string, stopTimeoutS: n
     if (error instanceof DockerConflictError && /in progress/.test(error.message)) return;
     throw error;
   }
+}
+
+/** The options whose value is not undefined (so that `{ pids: undefined }` keeps the image's value). */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}
+
+/**
+ * Makes the bind-mounted socket folder writable by the container's user
+ * only: owned by its uid and gid, mode 0700, when that user is numeric (or
+ * root) and this process may chown; else mode 0777 (the parent, 0700, keeps
+ * the host's other users out). A folder only the server can write means that
+ * code the server runs under another uid (the coding env's workers) cannot
+ * replace the socket with its own.
+ */
+async function lockSocketFolder(path: string, user: string): Promise<void> {
+  const match = /^(?:(root)|(\d+))?(?::(\d+))?$/.exec(user.trim());
+  const uid = match ? (match[2] !== undefined ? Number(match[2]) : 0) : undefined;
+  const gid = match?.[3] !== undefined ? Number(match[3]) : uid;
+  if (uid !== undefined && Deno.uid() === 0) {
+    await Deno.chown(path, uid, gid ?? uid);
+    await Deno.chmod(path, 0o700);
+    return;
+  }
+  await Deno.chmod(path, 0o777);
 }
 
 function shortName(image: string): string {
@@ -278,6 +321,14 @@ export class LocalDockerProvider implements AsyncDisposable {
       throw error;
     }
     const imageLabels = inspected.Config?.Labels ?? {};
+    let imageHardening: HardeningOptions;
+    try {
+      imageHardening = hardeningFromLabels(imageLabels);
+    } catch (error) {
+      throw new TypeError(`Cannot start ${image}: ${(error as Error).message}`, { cause: error });
+    }
+    // The caller's own values win, field by field; the image's fill the rest.
+    const hardening: HardeningOptions = { ...imageHardening, ...definedOnly(options) };
     const envtorchImage = imageLabels["envtorch.base"] === "1";
     const requested = options.transport ?? "auto";
     const transport = requested !== "auto"
@@ -294,22 +345,21 @@ export class LocalDockerProvider implements AsyncDisposable {
     let hostConfig: HostConfig;
     // Checks the limits before anything is made.
     hardenedHostConfig(
-      options,
+      hardening,
       transport === "tcp" ? { publish: { containerPort: CONTAINER_PORT } } : {},
     );
     if (transport === "unix") {
       socketDir = await Deno.makeTempDir({ prefix: "envtorch-docker-" });
       await Deno.mkdir(`${socketDir}/sock`);
-      // Writable by the container's user, whichever it is; the parent (0700) keeps others out.
-      await Deno.chmod(`${socketDir}/sock`, 0o777);
+      await lockSocketFolder(`${socketDir}/sock`, options.user ?? inspected.Config?.User ?? "");
       env.push(`ENVTORCH_SOCKET=${CONTAINER_SOCKET}`);
-      hostConfig = hardenedHostConfig(options, {
+      hostConfig = hardenedHostConfig(hardening, {
         socketDir: { hostPath: `${socketDir}/sock`, containerPath: CONTAINER_SOCKET_DIR },
       });
     } else {
       // Images from Dockerfile.base bind 0.0.0.0 (ENVTORCH_HOST) so the published port answers.
       env.push(`PORT=${CONTAINER_PORT}`);
-      hostConfig = hardenedHostConfig(options, {
+      hostConfig = hardenedHostConfig(hardening, {
         publish: { containerPort: CONTAINER_PORT, hostPort: options.port ?? 0 },
       });
     }
@@ -395,6 +445,7 @@ export class LocalDockerProvider implements AsyncDisposable {
         session,
         baseUrl,
         hostConfig,
+        imageHardening,
         socketDir,
         stopTimeoutS: options.stopTimeoutS ?? 5,
         onClose: () => {
