@@ -47,7 +47,9 @@ export {
   type AllowedCapability,
   checkHostConfig,
   hardenedHostConfig,
+  hardeningFromLabels,
   type HardeningOptions,
+  IMAGE_HARDENING_LABELS,
 } from "./hardening.ts";
 export { currentOwner, LABELS, ownerStatus } from "./labels.ts";
 export {
