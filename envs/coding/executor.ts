@@ -28,6 +28,7 @@ import {
 import { describeIsolation, type Isolation } from "./isolation.ts";
 import { processesOfUid, readProcess } from "./procfs.ts";
 import { resolvePython } from "./python.ts";
+import { readSystemLimits } from "./system_limits.ts";
 import { defaultUidPool, type UidLease, type UidPool } from "./uid_pool.ts";
 import {
   delay,
@@ -88,8 +89,9 @@ export interface ExecutorOptions {
    * Processes and threads of the worker uid (RLIMIT_NPROC). Only applied with
    * a dedicated uid: the limit counts every process of the uid on the host,
    * so it must never be set on a shared one. In a container, PidsLimit does
-   * this job instead.
-   * @default undefined (not set)
+   * this job for the container as a whole, and this limit keeps one session
+   * from taking all of it.
+   * @default $ENVTORCH_CODING_MAX_PROCESSES, else undefined (not set)
    */
   maxProcesses?: number;
   /**
@@ -111,7 +113,7 @@ export interface ExecutorOptions {
   /**
    * Shared, world-writable folders swept of the worker uid's files at each new
    * episode (only with a dedicated uid).
-   * @default ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]
+   * @default ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"]
    */
   sweepDirs?: string[];
   /**
@@ -186,7 +188,7 @@ const DEFAULTS = {
   fileSizeBytes: 64 << 20,
   openFiles: 256,
   startTimeoutS: 15,
-  sweepDirs: ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"],
+  sweepDirs: ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"],
 };
 
 /**
@@ -458,7 +460,7 @@ export class PythonExecutor implements AsyncDisposable {
         fsize: o.fileSizeBytes ?? DEFAULTS.fileSizeBytes,
         nofile: o.openFiles ?? DEFAULTS.openFiles,
         core: 0,
-        nproc: this.#drop ? o.maxProcesses ?? null : null,
+        nproc: this.#drop ? o.maxProcesses ?? maxProcessesFromEnv() ?? null : null,
       },
       oom_score_adj: 1000,
       sweep: o.sweepDirs ?? DEFAULTS.sweepDirs,
@@ -487,7 +489,11 @@ export class PythonExecutor implements AsyncDisposable {
     this.#worker = worker;
     this.#ready = ready;
     this.#runner = { pid: ready.pid, start: await startTime(ready.pid) ?? "" };
-    this.#isolation ??= describeIsolation(ready, this.#drop);
+    this.#isolation ??= describeIsolation(
+      ready,
+      this.#drop,
+      await readSystemLimits(this.#root.slice(0, this.#root.lastIndexOf("/")) || "/"),
+    );
   }
 
   /** Checks from /proc, not from the worker's word, that the drop took effect. */
@@ -681,6 +687,26 @@ export class PythonExecutor implements AsyncDisposable {
       await pause.promise;
     }
   }
+}
+
+/** Environment variable that sets {@link ExecutorOptions.maxProcesses}. */
+export const MAX_PROCESSES_ENV = "ENVTORCH_CODING_MAX_PROCESSES";
+
+function maxProcessesFromEnv(): number | undefined {
+  let text: string | undefined;
+  try {
+    text = Deno.env.get(MAX_PROCESSES_ENV);
+  } catch {
+    return undefined;
+  }
+  if (!text) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new TypeError(
+      `${MAX_PROCESSES_ENV} must be a positive integer, got ${JSON.stringify(text)}`,
+    );
+  }
+  return n;
 }
 
 /** Session folders are named `envtorch-coding-<server pid>-<random>`. */

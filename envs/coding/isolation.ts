@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { SystemLimits } from "./system_limits.ts";
 import type { ReadyInfo } from "./worker_process.ts";
 
 /** The protections in force for one executor. */
@@ -40,18 +41,33 @@ export interface Isolation {
   server_protected: boolean;
   /** Files the worker leaves in shared temp folders are removed between episodes. */
   temp_files_swept: boolean;
-  /** Network access is blocked (only a container with NetworkMode none does this). */
+  /** Network access is blocked: no interface but loopback (a container with NetworkMode none). */
   network_blocked: boolean;
-  /** Total disk use is bounded (only a size-limited tmpfs does this). */
+  /** Total disk use is bounded: the work folder is on a sized tmpfs and the root is read-only. */
   disk_bounded: boolean;
+  /** Size of the tmpfs holding the work folder, shared by every session of the server, or null. */
+  disk_bytes: number | null;
   /** Process count is bounded (RLIMIT_NPROC on a dedicated uid, or the container's PidsLimit). */
   processes_bounded: boolean;
+  /** The cgroup's pids limit, shared by the server and every session, or null. */
+  pids_limit: number | null;
   /** What is not protected here, in plain words. */
   notes: string[];
 }
 
-/** Builds the summary from what the runner reported. */
-export function describeIsolation(ready: ReadyInfo, dropped: boolean): Isolation {
+const NO_LIMITS: SystemLimits = {
+  networkBlocked: false,
+  pidsMax: null,
+  tmpfsBytes: null,
+  readOnlyRoot: false,
+};
+
+/** Builds the summary from what the runner reported and what the system bounds. */
+export function describeIsolation(
+  ready: ReadyInfo,
+  dropped: boolean,
+  system: SystemLimits = NO_LIMITS,
+): Isolation {
   const notes: string[] = [];
   if (!dropped) {
     notes.push(
@@ -60,11 +76,23 @@ export function describeIsolation(ready: ReadyInfo, dropped: boolean): Isolation
         "and files it leaves outside its work folder are not removed between episodes",
     );
   }
-  notes.push(
-    "Network access is not blocked here: only the container (NetworkMode none) blocks it",
-    "Disk use is bounded per file (RLIMIT_FSIZE), not in total: only the container's tmpfs size bounds it",
-  );
-  const processesBounded = ready.rlimits.nproc !== undefined;
+  if (!system.networkBlocked) {
+    notes.push(
+      "Network access is not blocked here: only the container (NetworkMode none) blocks it",
+    );
+  }
+  const diskBounded = system.readOnlyRoot && system.tmpfsBytes !== null;
+  if (!diskBounded) {
+    notes.push(
+      "Disk use is bounded per file (RLIMIT_FSIZE), not in total: only the container's tmpfs size bounds it",
+    );
+  } else {
+    notes.push(
+      `Disk use is bounded by a ${system.tmpfsBytes} byte tmpfs shared by every session of this ` +
+        "server: while one session fills it, the others' writes fail too",
+    );
+  }
+  const processesBounded = ready.rlimits.nproc !== undefined || system.pidsMax !== null;
   if (!processesBounded) {
     notes.push(
       "The number of processes and threads is not bounded here beyond the address-space limit: " +
@@ -85,9 +113,11 @@ export function describeIsolation(ready: ReadyInfo, dropped: boolean): Isolation
     private_work_dir: dropped,
     server_protected: dropped,
     temp_files_swept: dropped,
-    network_blocked: false,
-    disk_bounded: false,
+    network_blocked: system.networkBlocked,
+    disk_bounded: diskBounded,
+    disk_bytes: diskBounded ? system.tmpfsBytes : null,
     processes_bounded: processesBounded,
+    pids_limit: system.pidsMax,
     notes,
   };
 }

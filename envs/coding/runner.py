@@ -99,6 +99,30 @@ def _prctl(option, value):
         return False
 
 
+_FALLOC_FL_KEEP_SIZE = 1
+_libc = {}
+
+
+def _reserve(fd, size):
+    """Allocates the first `size` bytes of a file ahead, without changing its size.
+
+    The output files live on the same tmpfs as every session's work folder:
+    with their space taken in advance, what a step prints still arrives when
+    some session has filled the tmpfs. Returns True on success.
+    """
+    try:
+        libc = _libc.get("c")
+        if libc is None:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+            _libc["c"] = libc
+        return libc.fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, size) == 0
+    except Exception:
+        return False
+
+
 def _children():
     """Pids of this process's children (every thread's), alive or zombie."""
     pids = set()
@@ -354,6 +378,46 @@ def _clear_episode_files(cfg):
                     _remove_tree(entry.path)
             except OSError:
                 pass
+    _remove_ipc_objects(uid)
+
+
+def _remove_ipc_objects(uid):
+    """Removes the System V shared memory, message queues and semaphores the uid owns or made.
+
+    They outlive the processes that made them, so an episode could hand data
+    to the next one, or to the next session given the same uid.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+    except Exception:
+        return
+    kinds = [
+        ("shm", "shmid", lambda i: libc.shmctl(i, 0, None)),
+        ("msg", "msqid", lambda i: libc.msgctl(i, 0, None)),
+        ("sem", "semid", lambda i: libc.semctl(i, 0, 0)),
+    ]
+    for name, id_column, remove in kinds:
+        try:
+            with open(f"/proc/sysvipc/{name}") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        if not lines:
+            continue
+        header = lines[0].split()
+        try:
+            at_id, at_uid, at_cuid = header.index(id_column), header.index("uid"), header.index("cuid")
+        except ValueError:
+            continue
+        for line in lines[1:]:
+            fields = line.split()
+            try:
+                if int(fields[at_uid]) == uid or int(fields[at_cuid]) == uid:
+                    remove(int(fields[at_id]))
+            except (IndexError, ValueError):
+                pass
 
 
 def _apply_rlimits(cfg):
@@ -448,6 +512,7 @@ class _Runner:
         for fd in (self.out_fd, self.err_fd):
             if os.fstat(fd).st_size:
                 os.ftruncate(fd, 0)
+                _reserve(fd, self.cap)
         out, err = self.streams
         if sys.stdout is out and sys.stderr is err and not out.closed and not err.closed and type(out) is io.TextIOWrapper:
             self.out_sink.offered = 0
@@ -796,6 +861,8 @@ def _setup_runner(cfg):
     runner = _Runner(cfg, cin, cout)
     runner.out_fd = out_fd
     runner.err_fd = err_fd
+    for fd in (out_fd, err_fd):
+        _reserve(fd, runner.cap)
     runner.devnull = devnull
     faulthandler.enable(file=2, all_threads=True)
     facts["rlimits"] = _apply_rlimits(cfg)
