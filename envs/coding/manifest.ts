@@ -16,5 +16,6 @@ export const manifest: EnvManifest = defineEnv({
   concurrentSessions: true,
   deterministic: false,
   image: "coding-env:latest",
+  dockerfile: new URL("./Dockerfile", import.meta.url),
   exampleAction: { code: "print('Hello, World!')" },
 });
