@@ -1,0 +1,583 @@
+/**
+ * The Python hostile inputs of SECURITY.md as one table of cases, run by
+ * the host suite (tests/coding_host_test.ts, a server in this process) and
+ * by the container suite (tests/coding_container_test.ts, the coding-env
+ * image), so that both run the very same attacks with the same expected
+ * outcomes. Each case ends with {@link CodingEpisode.assertRecovered}: the
+ * next step works, /health answers, nothing of the worker uid is left but
+ * the fresh worker, and whatever the place checks besides (the container's
+ * process count back to its baseline).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { CodeObservation, Isolation } from "../../envs/coding/mod.ts";
+import { CodingEnv } from "../../envs/coding/mod.ts";
+
+/** Where the server runs, and how to look at its processes. */
+export interface CodingPlace {
+  /** `host`: a server in this process; `container`: the coding-env image. */
+  where: "host" | "container";
+  /** The server's pid as the worker sees it. */
+  serverPid: number;
+  /** A value in the server's environment that must never reach user code. */
+  secret: string;
+  /** Paths outside the work folder that a worker must not create. */
+  outsidePaths: string[];
+  /** The error a refused write gives (PermissionError; a read-only file system in the container). */
+  writeRefused: RegExp;
+  /** Live processes of `uid` (zombies excluded), as `pid name` strings. */
+  processesOf(uid: number): Promise<string[]>;
+  /** Checks run after every case, e.g. that the container's process count is back to its baseline. */
+  afterCase?(episode: CodingEpisode): Promise<void>;
+}
+
+/** Asserts that `/health` answers `healthy` within `withinMs`. */
+export async function assertHealthy(baseUrl: string, withinMs = 1000): Promise<void> {
+  const started = performance.now();
+  const res = await fetchHealth(baseUrl, withinMs);
+  assert.deepEqual(res, { status: "healthy" });
+  assert.ok(performance.now() - started < withinMs, `/health took over ${withinMs} ms`);
+}
+
+async function fetchHealth(baseUrl: string, withinMs: number): Promise<unknown> {
+  const signal = AbortSignal.timeout(withinMs);
+  if (baseUrl.startsWith("unix:")) {
+    using client = Deno.createHttpClient({ proxy: { transport: "unix", path: baseUrl.slice(5) } });
+    const res = await fetch("http://localhost/health", { client, signal });
+    return await res.json();
+  }
+  const res = await fetch(`${baseUrl}/health`, { signal });
+  return await res.json();
+}
+
+/** One client session of the coding env, and the checks every hostile case ends with. */
+export class CodingEpisode implements AsyncDisposable {
+  /** The typed client. */
+  readonly env: CodingEnv;
+  /** The server's URL. */
+  readonly baseUrl: string;
+  /** Where the server runs. */
+  readonly place: CodingPlace;
+  /** The worker uid. */
+  uid = -1;
+  /** The current episode's folder. */
+  workDir = "";
+  /** What protects the host, from the reset observation. */
+  isolation?: Isolation;
+
+  constructor(baseUrl: string, place: CodingPlace, transport: "websocket" | "http" = "websocket") {
+    this.baseUrl = baseUrl;
+    this.place = place;
+    this.env = new CodingEnv({ baseUrl, transport, timeoutS: 30 });
+  }
+
+  /** A new session, reset once. */
+  static async open(
+    baseUrl: string,
+    place: CodingPlace,
+    transport?: "websocket" | "http",
+  ): Promise<CodingEpisode> {
+    const episode = new CodingEpisode(baseUrl, place, transport);
+    try {
+      await episode.reset();
+    } catch (error) {
+      await episode.env.close();
+      throw error;
+    }
+    return episode;
+  }
+
+  /** Another session on the same server. */
+  other(): Promise<CodingEpisode> {
+    return CodingEpisode.open(this.baseUrl, this.place);
+  }
+
+  /** Starts a new episode. */
+  async reset(options: Record<string, unknown> = {}): Promise<CodeObservation> {
+    const result = await this.env.reset(options);
+    const metadata = result.observation.metadata as { isolation: Isolation; work_dir: string };
+    this.isolation = metadata.isolation;
+    this.uid = metadata.isolation.worker_uid;
+    this.workDir = metadata.work_dir;
+    return result.observation;
+  }
+
+  /** Runs one step. */
+  async step(code: string, timeout_s?: number): Promise<CodeObservation> {
+    return (await this.env.step({ code, ...(timeout_s ? { timeout_s } : {}) })).observation;
+  }
+
+  /** Live processes of the worker uid. */
+  processes(): Promise<string[]> {
+    return this.place.processesOf(this.uid);
+  }
+
+  /** The next step works, /health answers, and only the worker itself runs as its uid. */
+  async assertRecovered(): Promise<void> {
+    const left = await this.processes();
+    assert.equal(left.length, 1, `expected only the worker, found ${left.join(", ")}`);
+    await assertHealthy(this.baseUrl);
+    const next = await this.step("print('next step ok')");
+    assert.deepEqual([next.stdout, next.exit_code], ["next step ok\n", 0]);
+    await this.place.afterCase?.(this);
+  }
+
+  /** Closes the session. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.env.close();
+  }
+}
+
+/** One hostile input and what must come of it. */
+export interface HostileCase {
+  /** What is tried, and the expected outcome. */
+  name: string;
+  /**
+   * Where the protection holds: `container` (NetworkMode none, the tmpfs
+   * size), `nproc` (needs RLIMIT_NPROC on the worker uid, which the host
+   * suite sets on a server of its own), or everywhere when absent.
+   */
+  needs?: "container" | "nproc";
+  /** Runs the case on an open episode; ends with `ep.assertRecovered()`. */
+  run(ep: CodingEpisode): Promise<void>;
+}
+
+const FORK_BOMB = [
+  "import os",
+  "while True:",
+  "    try:",
+  "        os.fork()",
+  "    except OSError:",
+  "        pass",
+].join("\n");
+
+/** Every Python hostile input of SECURITY.md. */
+export const hostileCases: HostileCase[] = [
+  {
+    name: "while True: pass is interrupted; /health and other sessions answer meanwhile",
+    async run(ep) {
+      await ep.step("kept = 'still here'");
+      const looping = ep.step("while True: pass", 2);
+      await new Promise((r) => setTimeout(r, 300));
+      await assertHealthy(ep.baseUrl, 500);
+      {
+        await using other = await ep.other();
+        const started = performance.now();
+        assert.equal((await other.step("print(6 * 7)")).stdout, "42\n");
+        assert.ok(performance.now() - started < 1000);
+      }
+      const obs = await looping;
+      assert.deepEqual([obs.timed_out, obs.state_lost, obs.exit_code], [true, false, 1]);
+      assert.equal((await ep.step("kept")).stdout, "'still here'\n");
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "a loop catching BaseException and ignoring SIGINT and SIGTERM is killed",
+    async run(ep) {
+      await ep.step("kept = 'still here'");
+      const code = [
+        "import signal",
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)",
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)",
+        "while True:",
+        "    try:",
+        "        while True: pass",
+        "    except BaseException:",
+        "        pass",
+      ].join("\n");
+      const obs = await ep.step(code, 1);
+      assert.deepEqual([obs.timed_out, obs.state_lost, obs.exit_code], [true, true, -9]);
+      assert.match((await ep.step("kept")).stderr, /NameError/);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "time.sleep(1e6) is interrupted",
+    async run(ep) {
+      const obs = await ep.step("import time\ntime.sleep(1e6)", 1);
+      assert.deepEqual([obs.timed_out, obs.state_lost], [true, false]);
+      assert.match(obs.stderr, /KeyboardInterrupt/);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "a thread bomb stops at the address-space or process limit",
+    async run(ep) {
+      const code = [
+        "import threading, time",
+        "while True:",
+        "    threading.Thread(target=time.sleep, args=(1e6,), daemon=True).start()",
+      ].join("\n");
+      const obs = await ep.step(code, 10);
+      assert.equal(obs.exit_code, 1);
+      assert.match(obs.stderr, /can't start new thread/);
+      assert.ok(obs.duration_ms < 5000);
+      // Threads live on like variables: a new episode ends them.
+      await ep.reset();
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "a fork bomb stops at RLIMIT_NPROC of its uid and ends with the step",
+    needs: "nproc",
+    async run(ep) {
+      assert.ok(ep.isolation?.rlimits.nproc, "RLIMIT_NPROC is set on the worker");
+      const obs = await ep.step(FORK_BOMB, 1);
+      assert.equal(obs.timed_out, true);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "memory bombs get MemoryError",
+    async run(ep) {
+      const one = await ep.step("block = bytearray(8 * 1024 ** 3)");
+      assert.match(one.stderr, /MemoryError/);
+      const many = await ep.step(
+        "hoard = []\nwhile True:\n    hoard.append(bytearray(10 ** 7))",
+        10,
+      );
+      assert.match(many.stderr, /MemoryError/);
+      assert.equal(many.timed_out, false);
+      await ep.step("del hoard");
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "a file in the work folder stops at the file size limit",
+    async run(ep) {
+      const code = [
+        "with open('big', 'wb') as f:",
+        "    while True:",
+        "        f.write(b'\\0' * (1 << 20))",
+      ].join("\n");
+      const obs = await ep.step(code, 10);
+      assert.match(obs.stderr, /File too large/);
+      assert.equal((await ep.step("import os; os.path.getsize('big')")).stdout, `${64 << 20}\n`);
+      await ep.step("os.remove('big')");
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "filling /tmp and the work folder stops at the tmpfs size; output still arrives",
+    needs: "container",
+    async run(ep) {
+      // A session that was running before the tmpfs filled up keeps reporting its output.
+      await using other = await ep.other();
+      const code = [
+        "import os",
+        "n = 0",
+        "try:",
+        "    while True:",
+        "        where = '/tmp' if n % 2 else '.'",
+        "        with open(f'{where}/fill{n}', 'wb') as f:",
+        "            f.write(b'\\0' * (32 << 20))",
+        "        n += 1",
+        "except OSError as e:",
+        "    print(n, e.strerror)",
+      ].join("\n");
+      const obs = await ep.step(code, 20);
+      const size = ep.isolation?.disk_bytes ?? 0;
+      assert.ok(size > 0, "the work folder is on a sized tmpfs");
+      const [count, error] = [Number(obs.stdout.split(" ")[0]), obs.stdout.split(" ").slice(1)];
+      assert.equal(error.join(" "), "No space left on device\n");
+      assert.ok(count * (32 << 20) < size, `${count} files of 32 MiB in a ${size} byte tmpfs`);
+      const full = await other.step("print('still here')\nopen('f', 'w').write('x' * 100000)");
+      assert.equal(full.stdout, "still here\n");
+      assert.match(full.stderr, /No space left on device/);
+      await other.env.close();
+      await assertHealthy(ep.baseUrl);
+      // A new episode removes the files it left, in its folder and in /tmp.
+      await ep.reset();
+      const after = await ep.step(
+        "import glob\nprint(len(glob.glob('/tmp/fill*')))\n_ = open('f', 'wb').write(b'\\0' * (1 << 20))",
+      );
+      assert.deepEqual([after.stdout, after.stderr], ["0\n", ""]);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "endless stdout is cut and the step times out",
+    async run(ep) {
+      const obs = await ep.step("while True: print('spam')", 1);
+      assert.deepEqual([obs.timed_out, obs.truncated], [true, true]);
+      assert.equal(obs.stdout.length, 65536);
+      assert.match(obs.stdout, /^(spam\n)+/);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "one huge line with no newline is cut",
+    async run(ep) {
+      const obs = await ep.step("import sys\nsys.stdout.write('x' * 50_000_000)");
+      assert.deepEqual([obs.truncated, obs.stdout.length, obs.exit_code], [true, 65536, 0]);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "binary and invalid UTF-8 output arrives as valid JSON",
+    async run(ep) {
+      const code = [
+        "import os, sys",
+        "os.write(1, bytes(range(256)))",
+        "_ = sys.stdout.buffer.write(b'\\xff\\xfe\\xfd')",
+        "_ = sys.stderr.buffer.write(b'\\x80\\x81 tail')",
+      ].join("\n");
+      const obs = await ep.step(code);
+      assert.equal(obs.stdout.slice(0, 128), String.fromCharCode(...Array(128).keys()));
+      assert.ok(obs.stdout.endsWith("\uFFFD\uFFFD\uFFFD"));
+      assert.equal(obs.stderr, "\uFFFD\uFFFD tail");
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "/etc/shadow and the server's environment cannot be read",
+    async run(ep) {
+      const pid = ep.place.serverPid;
+      const shadow = await ep.step("open('/etc/shadow').read()");
+      assert.match(shadow.stderr, /PermissionError/);
+      const environ = await ep.step(`open('/proc/${pid}/environ', 'rb').read()`);
+      assert.match(environ.stderr, /PermissionError/);
+      assert.ok(!environ.stdout.includes(ep.place.secret));
+      const mem = await ep.step(`open('/proc/${pid}/mem', 'rb').read(1)`);
+      assert.match(mem.stderr, /PermissionError/);
+      const env = await ep.step("import os\nprint(dict(os.environ))");
+      assert.ok(!env.stdout.includes(ep.place.secret));
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name:
+      "the parent, the server, pid 1 and other uids cannot be killed; kill(-1) hits only the worker's own uid",
+    async run(ep) {
+      for (
+        const code of [
+          "os.kill(os.getppid(), signal.SIGKILL)",
+          `os.kill(${ep.place.serverPid}, signal.SIGKILL)`,
+          "os.kill(1, signal.SIGTERM)",
+        ]
+      ) {
+        const obs = await ep.step(`import os, signal\n${code}`);
+        assert.match(obs.stderr, /PermissionError/, code);
+      }
+      await ep.step("survivor = 1");
+      const obs = await ep.step(
+        "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint('still alive')",
+      );
+      assert.equal(obs.state_lost, false);
+      assert.equal((await ep.step("survivor")).stdout, "1\n");
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "os._exit(3) is reported and the worker respawns",
+    async run(ep) {
+      const obs = await ep.step("print('last words')\nimport os\nos._exit(3)");
+      assert.deepEqual([obs.exit_code, obs.state_lost, obs.stdout], [3, true, "last words\n"]);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "sys.exit() ends the step with 0 and keeps the state",
+    async run(ep) {
+      await ep.step("value = 7");
+      const obs = await ep.step("import sys\nsys.exit()");
+      assert.deepEqual([obs.exit_code, obs.state_lost], [0, false]);
+      assert.equal((await ep.step("value")).stdout, "7\n");
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "a segfault via ctypes is reported with its signal",
+    async run(ep) {
+      const obs = await ep.step("import ctypes\nctypes.string_at(0)");
+      assert.deepEqual([obs.exit_code, obs.state_lost], [-11, true]);
+      assert.match(obs.stderr, /Segmentation fault/);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "recursion bombs end in an error, a crash or a timeout, never a hang",
+    async run(ep) {
+      const plain = await ep.step("def f():\n    return f()\nf()");
+      assert.match(plain.stderr, /RecursionError/);
+      const nested = await ep.step("eval('(' * 200000 + ')' * 200000)");
+      assert.equal(nested.exit_code, 1);
+      const raised = await ep.step(
+        "import sys\nsys.setrecursionlimit(10 ** 8)\ndef g(n):\n    return g(n + 1)\ng(0)",
+        2,
+      );
+      assert.ok(raised.exit_code !== 0);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "writes outside the work folder are refused",
+    async run(ep) {
+      for (const path of ep.place.outsidePaths) {
+        const obs = await ep.step(`open(${JSON.stringify(path)}, 'w').write('x')`);
+        assert.match(obs.stderr, ep.place.writeRefused, path);
+      }
+      const own = await ep.step(
+        "import os\nsession = os.path.dirname(os.path.dirname(os.getcwd()))\nopen(session + '/io/out', 'a')",
+      );
+      assert.match(own.stderr, /PermissionError/);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "setsid plus a double fork does not outlive the step",
+    async run(ep) {
+      const code = [
+        "import os, time",
+        "if os.fork() == 0:",
+        "    os.setsid()",
+        "    if os.fork() == 0:",
+        "        time.sleep(0.5)",
+        "        open('survived', 'w').write('yes')",
+        "        os._exit(0)",
+        "    os._exit(0)",
+        "os.wait()",
+      ].join("\n");
+      const obs = await ep.step(code);
+      assert.equal(obs.exit_code, 0);
+      assert.ok((obs.metadata.processes_killed as number) >= 1);
+      await ep.assertRecovered();
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal((await ep.step("os.path.exists('survived')")).stdout, "False\n");
+    },
+  },
+  {
+    name: "closing or replacing sys.stdout does not break the protocol",
+    async run(ep) {
+      for (
+        const code of [
+          "import sys\nsys.stdout.close()",
+          "import sys\nsys.stdout = None",
+          "import sys, io\nsys.stdout = io.StringIO()\nprint('hidden')",
+          "import os\nos.close(1)\nos.close(2)",
+          "import os\nos.dup2(os.open('/dev/null', os.O_WRONLY), 1)",
+        ]
+      ) {
+        const obs = await ep.step(code);
+        assert.equal(obs.state_lost, false, code);
+        assert.equal((await ep.step("print('visible')")).stdout, "visible\n", code);
+      }
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "stdin is at EOF",
+    async run(ep) {
+      assert.match((await ep.step("input()")).stderr, /EOFError/);
+      assert.equal(
+        (await ep.step("import sys, os\nprint(repr(sys.stdin.read()), os.read(0, 10))")).stdout,
+        "'' b''\n",
+      );
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "rlimits cannot be raised",
+    async run(ep) {
+      const limits = ["RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE"];
+      if (ep.isolation?.rlimits.nproc) limits.push("RLIMIT_NPROC");
+      for (const limit of limits) {
+        const obs = await ep.step(
+          `import resource\nresource.setrlimit(resource.${limit}, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))`,
+        );
+        assert.match(obs.stderr, /not allowed to raise maximum limit/, limit);
+      }
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "files, variables and IPC objects of episode 1 are gone in episode 2",
+    async run(ep) {
+      const tag = crypto.randomUUID();
+      await ep.step(
+        [
+          "import ctypes, os",
+          "secret = 'episode one'",
+          "open('notes.txt', 'w').write('x')",
+          `open('/tmp/envtorch-ep1-${tag}', 'w').write('x')`,
+          `open('/dev/shm/envtorch-ep1-${tag}', 'w').write('x')`,
+          "if os.path.ismount('/dev/mqueue'):",
+          `    open('/dev/mqueue/envtorch-ep1-${tag.slice(0, 8)}', 'w')`,
+          "libc = ctypes.CDLL(None, use_errno=True)",
+          "assert libc.shmget(0, 4096, 0o1600) >= 0",
+          "assert libc.msgget(0, 0o1600) >= 0",
+        ].join("\n"),
+      );
+      const firstDir = ep.workDir;
+      await ep.reset();
+      assert.notEqual(ep.workDir, firstDir);
+      const obs = await ep.step(
+        [
+          "import os",
+          "mq = os.listdir('/dev/mqueue') if os.path.ismount('/dev/mqueue') else []",
+          `print(os.listdir('.'), os.path.exists(${JSON.stringify(firstDir)}),`,
+          `      os.path.exists('/tmp/envtorch-ep1-${tag}'), os.path.exists('/dev/shm/envtorch-ep1-${tag}'),`,
+          `      [m for m in mq if m.startswith('envtorch-ep1-${tag.slice(0, 8)}')])`,
+          "mine = lambda kind: [l for l in open(f'/proc/sysvipc/{kind}').read().splitlines()[1:]",
+          "                     if str(os.getuid()) in l.split()]",
+          "print(mine('shm'), mine('msg'))",
+          "secret",
+        ].join("\n"),
+      );
+      assert.equal(obs.stdout, "[] False False False []\n[] []\n");
+      assert.match(obs.stderr, /NameError: name 'secret' is not defined/);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "network access of any kind fails: no interface but loopback (NetworkMode none)",
+    needs: "container",
+    async run(ep) {
+      const attempts: [string, RegExp][] = [
+        [
+          "s = socket.socket(); s.settimeout(3); s.connect(('1.1.1.1', 53))",
+          /OSError: \[Errno 101\] Network is unreachable/,
+        ],
+        [
+          "s = socket.socket(socket.AF_INET6); s.settimeout(3); s.connect(('2606:4700:4700::1111', 53))",
+          /OSError: \[Errno (99|101)\]/,
+        ],
+        ["socket.getaddrinfo('example.com', 443)", /socket\.gaierror/],
+        [
+          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('1.1.1.1', 53))",
+          /OSError: \[Errno 101\] Network is unreachable/,
+        ],
+        [
+          "import urllib.request; urllib.request.urlopen('http://example.com', timeout=3)",
+          /URLError/,
+        ],
+        ["socket.socket(socket.AF_PACKET, socket.SOCK_RAW)", /PermissionError/],
+        [
+          "socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)",
+          /PermissionError/,
+        ],
+        [
+          // A netlink socket opens, but cannot change the network: bringing lo down is refused.
+          "import fcntl, struct\ns = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)\n" +
+          "fcntl.ioctl(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), 0x8914, struct.pack('16sH', b'lo', 0))",
+          /PermissionError/,
+        ],
+      ];
+      for (const [code, expected] of attempts) {
+        const obs = await ep.step(`import socket\n${code}`, 5);
+        assert.equal(obs.exit_code, 1, code);
+        assert.match(obs.stderr, expected, code);
+        assert.ok(obs.duration_ms < 4000, `${code} took ${obs.duration_ms} ms`);
+      }
+      const interfaces = await ep.step("import socket\nsocket.if_nameindex()");
+      assert.equal(interfaces.stdout, "[(1, 'lo')]\n");
+      assert.equal(ep.isolation?.network_blocked, true);
+      await ep.assertRecovered();
+    },
+  },
+];
+
+/** The fork bomb case, for a suite that runs it on a server of its own. */
+export const forkBombCase: HostileCase = hostileCases.find((c) => c.needs === "nproc")!;
