@@ -14,6 +14,8 @@ import { createBuildContext } from "../providers/docker/build_context.ts";
 
 /** The image the tests run. */
 export const ECHO_IMAGE = "echo-env:latest";
+/** The coding env's image. */
+export const CODING_IMAGE = "coding-env:latest";
 /** Label put on every container (and test image) a test run makes. */
 export const TEST_LABEL = "envtorch.test";
 /** Whether this is CI, where a missing engine is a failure, not a skip. */
@@ -47,23 +49,38 @@ export function dockerTest(name: string, fn: (t: Deno.TestContext) => Promise<vo
   });
 }
 
-let ensured: Promise<void> | undefined;
+const ensured = new Map<string, Promise<void>>();
+
+/** Builds an env's image (and the base image) if the engine lacks it. */
+function ensureImage(engine: DockerEngine, env: string, image: string): Promise<void> {
+  let done = ensured.get(image);
+  if (!done) {
+    done = (async () => {
+      if (await engine.images.exists(image)) return;
+      try {
+        await buildImages(engine, { envs: [await getEnv(env)] });
+      } catch (error) {
+        throw new Error(
+          `Cannot build ${image} for the tests (run \`deno task images\` first): ${
+            (error as Error).message
+          }`,
+          { cause: error },
+        );
+      }
+    })();
+    ensured.set(image, done);
+  }
+  return done;
+}
 
 /** Builds the echo image (and the base image) if the engine lacks it. */
 export function ensureEchoImage(engine: DockerEngine): Promise<void> {
-  return ensured ??= (async () => {
-    if (await engine.images.exists(ECHO_IMAGE)) return;
-    try {
-      await buildImages(engine, { envs: [await getEnv("echo")] });
-    } catch (error) {
-      throw new Error(
-        `Cannot build ${ECHO_IMAGE} for the tests (run \`deno task images\` first): ${
-          (error as Error).message
-        }`,
-        { cause: error },
-      );
-    }
-  })();
+  return ensureImage(engine, "echo", ECHO_IMAGE);
+}
+
+/** Builds the coding image (and the base image) if the engine lacks it. */
+export function ensureCodingImage(engine: DockerEngine): Promise<void> {
+  return ensureImage(engine, "coding", CODING_IMAGE);
 }
 
 /** A label value unique to one test file's run. */
