@@ -7,6 +7,8 @@
 import { listEnvs } from "../envs/registry.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
 import { LocalDockerProvider } from "../providers/docker/local_docker_provider.ts";
+import type { HostConfig } from "../providers/docker/engine_types.ts";
+import type { HardeningOptions } from "../providers/docker/hardening.ts";
 import {
   type Command,
   intFlag,
@@ -133,6 +135,7 @@ export const runCommand: Command = {
               id: container.id,
               name: container.name,
               image,
+              image_hardening: container.imageHardening,
             }),
           );
         } else {
@@ -142,6 +145,8 @@ export const runCommand: Command = {
               container.id.slice(0, 12)
             }); Ctrl-C stops and removes it`,
           );
+          const asked = describeImageHardening(container.hostConfig, container.imageHardening);
+          if (asked) console.error(`envtorch: the image's labels ask for ${asked}`);
         }
         const exited = engine.containers.wait(container.id, { signal: stop.signal })
           .then((r) => r.StatusCode, () => undefined);
@@ -166,3 +171,17 @@ export const runCommand: Command = {
     }
   },
 };
+
+/** What an image asked for through its labels, and what the container got, in words. */
+function describeImageHardening(hc: HostConfig, asked: HardeningOptions): string {
+  const parts: string[] = [];
+  if (asked.capAdd?.length) {
+    parts.push(`capabilities ${asked.capAdd.join(", ")} (added: ${(hc.CapAdd ?? []).join(", ")})`);
+  }
+  if (asked.memoryBytes !== undefined) {
+    parts.push(`memory ${asked.memoryBytes} (set: ${hc.Memory})`);
+  }
+  if (asked.pids !== undefined) parts.push(`pids ${asked.pids} (set: ${hc.PidsLimit})`);
+  if (asked.tmpSize !== undefined) parts.push(`/tmp ${asked.tmpSize} (set: ${hc.Tmpfs?.["/tmp"]})`);
+  return parts.join("; ");
+}
