@@ -102,8 +102,11 @@ export class UidPool {
     await (this.#checked ??= this.#check());
     const dir = this.#lockDir!;
     const { first, count } = this.range;
+    // Where this scan starts, read once: concurrent acquires move #next while this one awaits,
+    // and a scan that followed it could skip a free uid and report the pool full.
+    const start = this.#next;
     for (let i = 0; i < count; i++) {
-      const uid = first + ((this.#next + i) % count);
+      const uid = first + ((start + i) % count);
       const file = await Deno.open(`${dir}/${uid}.lock`, {
         read: true,
         write: true,
@@ -117,7 +120,7 @@ export class UidPool {
         if (!locked) file.close();
       }
       if (!locked) continue;
-      this.#next = (this.#next + i + 1) % count;
+      this.#next = (start + i + 1) % count;
       let released = false;
       return {
         uid,

@@ -32,6 +32,19 @@ Deno.test("a uid pool hands each uid to one holder at a time, across pools", asy
   }
 });
 
+Deno.test("a uid pool fills every uid when all are asked for at once", async () => {
+  const lockDir = await Deno.makeTempDir({ prefix: "envtorch-uid-test-" });
+  try {
+    const pool = new UidPool({ range: { first: 61950, count: 32 }, lockDir });
+    const leases = await Promise.all(Array.from({ length: 32 }, () => pool.acquire()));
+    assert.equal(new Set(leases.map((l) => l.uid)).size, 32);
+    await assert.rejects(() => pool.acquire(), UidPoolExhaustedError);
+    for (const lease of leases) lease.release();
+  } finally {
+    await Deno.remove(lockDir, { recursive: true });
+  }
+});
+
 Deno.test("a uid pool refuses ranges that are not dedicated", async () => {
   const lockDir = await Deno.makeTempDir({ prefix: "envtorch-uid-test-" });
   try {
