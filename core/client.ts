@@ -305,6 +305,7 @@ export type GenericObservation = z.infer<typeof GenericObservation>;
  */
 export class GenericEnvClient
   extends HTTPEnvClient<JsonObject & Action, GenericObservation, State> {
+  /** The env's models, which results are parsed with. */
   static override models: EnvModels = {
     action: z.looseObject(Action.shape),
     observation: GenericObservation,

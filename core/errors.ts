@@ -39,6 +39,7 @@ export interface EnvTorchErrorOptions {
 
 /** Base class of every error envtorch raises on purpose. */
 export class EnvTorchError extends Error {
+  /** The error class name. */
   override name = "EnvTorchError";
   /** Wire code of the error. */
   readonly code: ErrorCode;
@@ -63,6 +64,7 @@ export class EnvTorchError extends Error {
 
 /** A body or message that is not JSON (or not UTF-8). */
 export class InvalidJsonError extends EnvTorchError {
+  /** The error class name. */
   override name = "InvalidJsonError";
   /** Creates the error. */
   constructor(message: string, options?: EnvTorchErrorOptions) {
@@ -72,6 +74,7 @@ export class InvalidJsonError extends EnvTorchError {
 
 /** A WebSocket message whose `type` is not known. */
 export class UnknownTypeError extends EnvTorchError {
+  /** The error class name. */
   override name = "UnknownTypeError";
   /** Creates the error. */
   constructor(message: string, options?: EnvTorchErrorOptions) {
@@ -81,6 +84,7 @@ export class UnknownTypeError extends EnvTorchError {
 
 /** A body, message, action or option that fails validation. */
 export class ValidationError extends EnvTorchError {
+  /** The error class name. */
   override name = "ValidationError";
   /** Each problem found. */
   readonly errors: ValidationIssue[];
@@ -113,6 +117,7 @@ export class ValidationError extends EnvTorchError {
 
 /** A request body or message over the size limit. */
 export class PayloadTooLargeError extends ValidationError {
+  /** The error class name. */
   override name = "PayloadTooLargeError";
   /** Creates the error. */
   constructor(message: string) {
@@ -122,6 +127,7 @@ export class PayloadTooLargeError extends ValidationError {
 
 /** An error raised by the env's own code (reset, step, state). */
 export class ExecutionError extends EnvTorchError {
+  /** The error class name. */
   override name = "ExecutionError";
   /** Creates the error. */
   constructor(message: string, options?: EnvTorchErrorOptions) {
@@ -131,6 +137,7 @@ export class ExecutionError extends EnvTorchError {
 
 /** The server holds `max_sessions` sessions already. */
 export class CapacityError extends EnvTorchError {
+  /** The error class name. */
   override name = "CapacityError";
   /** Sessions open when the request came. */
   readonly activeSessions: number;
@@ -158,6 +165,7 @@ export class CapacityError extends EnvTorchError {
 
 /** The env factory failed to create an env for a new session. */
 export class FactoryError extends EnvTorchError {
+  /** The error class name. */
   override name = "FactoryError";
   /** Creates the error. */
   constructor(message: string, options?: EnvTorchErrorOptions) {
@@ -167,6 +175,7 @@ export class FactoryError extends EnvTorchError {
 
 /** A session-level problem: step before reset, a bad or unknown session id. */
 export class SessionError extends EnvTorchError {
+  /** The error class name. */
   override name = "SessionError";
   /** Creates the error; `status` is 409 unless given. */
   constructor(message: string, options: EnvTorchErrorOptions & { status?: number } = {}) {
@@ -176,6 +185,7 @@ export class SessionError extends EnvTorchError {
 
 /** A call that did not finish in time (client side). */
 export class TimeoutError extends EnvTorchError {
+  /** The error class name. */
   override name = "TimeoutError";
   /** Creates the error. */
   constructor(message: string, options?: EnvTorchErrorOptions) {
@@ -185,6 +195,7 @@ export class TimeoutError extends EnvTorchError {
 
 /** The server cannot be reached, or the connection dropped (client side). */
 export class ConnectionError extends EnvTorchError {
+  /** The error class name. */
   override name = "ConnectionError";
   /** Creates the error. */
   constructor(message: string, options?: EnvTorchErrorOptions) {

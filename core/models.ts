@@ -134,8 +134,11 @@ export interface StepResult<O extends Observation = Observation> {
 
 /** The wire form of a step result: `observation` without `reward` and `done`. */
 export interface WireStepResult {
+  /** The observation without `reward` and `done`. */
   observation: Record<string, unknown>;
+  /** The reward of the step. */
   reward: Reward;
+  /** Whether the episode has ended. */
   done: boolean;
 }
 

@@ -29,13 +29,17 @@ export const RECORDING_FORMAT = "envtorch-recording" as const;
 
 /** The first line of a recording. */
 export interface RecordingHeader {
+  /** Marks the header line. */
   kind: "header";
+  /** Always `envtorch-recording`. */
   format: typeof RECORDING_FORMAT;
+  /** Format version. */
   version: 1;
   /** When the recording started (ISO 8601). */
   created_at: string;
   /** Where the calls went, e.g. `unix:/tmp/…/env.sock`. */
   target?: string;
+  /** Other fields are kept as they are. */
   [key: string]: unknown;
 }
 /** Schema of the first line of a recording (checked against the interface above). */
@@ -113,6 +117,7 @@ export interface Recording {
 
 /** A recording file that cannot be read: not JSONL, or lines of the wrong shape. */
 export class RecordingFormatError extends Error {
+  /** The error class name. */
   override name = "RecordingFormatError";
   /** The 1-based line that is wrong, if one. */
   readonly line?: number;
@@ -397,6 +402,7 @@ export class RecordingTransport implements Transport {
     }
   }
 
+  /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -252,6 +252,7 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -422,6 +423,7 @@ export class WebSocketTransport implements Transport {
     this.#client?.close();
   }
 
+  /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -481,6 +483,7 @@ export class InProcessTransport implements Transport {
     if (wire) await this.#app.sessions.close(wire.session.id, "closed by the client");
   }
 
+  /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

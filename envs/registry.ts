@@ -8,6 +8,7 @@ import type { EnvManifest } from "../core/manifest.ts";
 
 /** Raised for an env name no manifest declares. */
 export class UnknownEnvError extends Error {
+  /** The error class name. */
   override name = "UnknownEnvError";
   /** Names that do exist. */
   readonly known: string[];

@@ -20,7 +20,10 @@ import { type EchoAction, echoModels, type EchoObservation, type EchoState } fro
  * ```
  */
 export class EchoEnv extends EnvClient<EchoAction, EchoObservation, EchoState> {
+  /** The env's models, which results are parsed with. */
   static override models: EnvModels = echoModels;
+  /** The env's registry name. */
   static override envName = "echo";
+  /** The env's manifest module, for starting its server anywhere. */
   static override manifestUrl: URL = new URL("./manifest.ts", import.meta.url);
 }

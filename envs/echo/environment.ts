@@ -26,6 +26,7 @@ export const READY_MESSAGE = "Echo environment ready!";
 export class EchoEnvironment extends Environment<EchoAction, EchoObservation, EchoState> {
   #state: EchoState = { episode_id: null, step_count: 0, seed: null };
 
+  /** Starts an episode: the ready message, reward 0; keeps `episode_id` and `seed`. */
   reset(options: ResetOptions = {}): EchoObservation {
     this.#state = {
       episode_id: options.episode_id ?? crypto.randomUUID(),
@@ -41,6 +42,7 @@ export class EchoEnvironment extends Environment<EchoAction, EchoObservation, Ec
     };
   }
 
+  /** Echoes the message; reward is 0.1 per character (code points). */
   step(action: EchoAction): EchoObservation {
     this.#state.step_count++;
     const length = [...action.message].length;
@@ -54,10 +56,12 @@ export class EchoEnvironment extends Environment<EchoAction, EchoObservation, Ec
     };
   }
 
+  /** Episode id, step count and seed. */
   get state(): EchoState {
     return { ...this.#state };
   }
 
+  /** Name, description, version and this README. */
   override get metadata(): EnvMetadata {
     return {
       name: "echo",

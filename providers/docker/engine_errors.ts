@@ -29,6 +29,7 @@ export interface DockerErrorOptions {
 
 /** Base class of every Docker error envtorch raises. */
 export class DockerError extends EnvTorchError {
+  /** The error class name. */
   override name = "DockerError";
   /** The request that failed, e.g. `POST /containers/create`, if any. */
   readonly request?: string;
@@ -47,16 +48,19 @@ export class DockerError extends EnvTorchError {
 
 /** The engine answered 404: no such container, image or exec instance. */
 export class DockerNotFoundError extends DockerError {
+  /** The error class name. */
   override name = "DockerNotFoundError";
 }
 
 /** The engine answered 409: a name in use, a container not running, a removal in progress. */
 export class DockerConflictError extends DockerError {
+  /** The error class name. */
   override name = "DockerConflictError";
 }
 
 /** An image that is not in the engine's store. */
 export class ImageNotFoundError extends DockerNotFoundError {
+  /** The error class name. */
   override name = "ImageNotFoundError";
   /** The image reference asked for. */
   readonly image: string;
@@ -69,6 +73,7 @@ export class ImageNotFoundError extends DockerNotFoundError {
 
 /** Nothing answers on the engine's socket: the daemon is stopped or the path is wrong. */
 export class EngineUnreachableError extends DockerError {
+  /** The error class name. */
   override name = "EngineUnreachableError";
   /** Where the engine was looked for, e.g. `/var/run/docker.sock`. */
   readonly socketPath: string;
@@ -85,6 +90,7 @@ export class EngineUnreachableError extends DockerError {
 
 /** An image build that the engine reported as failed. */
 export class ImageBuildError extends DockerError {
+  /** The error class name. */
   override name = "ImageBuildError";
   /** The last lines the build printed before it failed. */
   readonly output: string;
@@ -97,6 +103,7 @@ export class ImageBuildError extends DockerError {
 
 /** The HostConfig the engine reports differs from the hardening envtorch asked for. */
 export class HardeningError extends DockerError {
+  /** The error class name. */
   override name = "HardeningError";
   /** Each field that differs: what was asked and what the engine reports. */
   readonly mismatches: { field: string; expected: unknown; actual: unknown }[];
@@ -112,6 +119,7 @@ export class HardeningError extends DockerError {
 
 /** A container that did not become healthy; carries its last log lines. */
 export class ContainerStartError extends DockerError {
+  /** The error class name. */
   override name = "ContainerStartError";
   /** The container's last log lines (stdout and stderr). */
   readonly logs: string;

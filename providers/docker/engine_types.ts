@@ -136,6 +136,7 @@ export interface ContainerInspect {
   };
   /** Mounts. */
   Mounts?: { Type: string; Source: string; Destination: string; RW: boolean }[];
+  /** Other fields are kept as they are. */
   [key: string]: unknown;
 }
 
@@ -159,6 +160,7 @@ export interface ContainerSummary {
   Ports?: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
   /** Mounts. */
   Mounts?: { Type: string; Source: string; Destination: string }[];
+  /** Other fields are kept as they are. */
   [key: string]: unknown;
 }
 
@@ -182,6 +184,7 @@ export interface ImageInspect {
     ExposedPorts?: Record<string, unknown> | null;
     [key: string]: unknown;
   } | null;
+  /** Other fields are kept as they are. */
   [key: string]: unknown;
 }
 
@@ -197,6 +200,7 @@ export interface ImageSummary {
   Size: number;
   /** Labels. */
   Labels: Record<string, string> | null;
+  /** Other fields are kept as they are. */
   [key: string]: unknown;
 }
 
@@ -212,6 +216,7 @@ export interface EngineVersion {
   Os: string;
   /** e.g. `amd64`. */
   Arch: string;
+  /** Other fields are kept as they are. */
   [key: string]: unknown;
 }
 
@@ -229,5 +234,6 @@ export interface ExecInspect {
   Running: boolean;
   /** Its exit code once it ended. */
   ExitCode: number | null;
+  /** Other fields are kept as they are. */
   [key: string]: unknown;
 }
