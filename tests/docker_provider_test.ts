@@ -11,6 +11,7 @@ import { DockerEngine } from "../providers/docker/engine.ts";
 import { LocalDockerProvider } from "../providers/docker/local_docker_provider.ts";
 import { LABELS } from "../providers/docker/labels.ts";
 import {
+  buildTestImage,
   containersOf,
   dockerTest,
   ECHO_IMAGE,
@@ -227,6 +228,73 @@ dockerTest("docker provider raises limits only when asked, and checks them", asy
     await removeContainersOf(engine, labels);
   }
 });
+
+dockerTest(
+  "an image's labels ask for capabilities and limits: granted only within the allowed set, read back, the caller's options win",
+  async (t) => {
+    await using engine = new DockerEngine();
+    await ensureEchoImage(engine);
+    const labels = runLabel();
+    const tags: string[] = [];
+    await using docker = new LocalDockerProvider({ engine, reapOnStart: false });
+    try {
+      const asking = await buildTestImage(
+        engine,
+        `envtorch-test-asks:${labels["envtorch.test"]}`,
+        `FROM ${ECHO_IMAGE}\nLABEL envtorch.cap-add="KILL" envtorch.pids="96" envtorch.memory="768m" envtorch.tmp-size="16m"\n`,
+        labels,
+      );
+      tags.push(asking);
+      await t.step("what the image asks for is applied, read back and reported", async () => {
+        await using server = await docker.start(asking, { transport: "unix", labels });
+        const hc = (await server.inspect()).HostConfig;
+        assert.deepEqual(hc.CapAdd, ["KILL"]);
+        assert.deepEqual(hc.CapDrop, ["ALL"]);
+        assert.equal(hc.PidsLimit, 96);
+        assert.equal(hc.Memory, 768 * 1024 ** 2);
+        assert.equal(hc.Tmpfs?.["/tmp"], "rw,noexec,nosuid,nodev,size=16m");
+        assert.deepEqual(server.imageHardening, {
+          capAdd: ["KILL"],
+          pids: 96,
+          memoryBytes: 768 * 1024 ** 2,
+          tmpSize: "16m",
+        });
+        await using env = new EchoEnv({ baseUrl: server.baseUrl });
+        await episode(env);
+      });
+      await t.step("the caller's explicit options win, field by field", async () => {
+        await using server = await docker.start(asking, {
+          transport: "unix",
+          labels,
+          capAdd: [],
+          pids: 64,
+          memoryBytes: undefined,
+        });
+        const hc = (await server.inspect()).HostConfig;
+        assert.ok(!hc.CapAdd?.length, `CapAdd is ${JSON.stringify(hc.CapAdd)}`);
+        assert.equal(hc.PidsLimit, 64);
+        assert.equal(hc.Memory, 768 * 1024 ** 2);
+      });
+      await t.step("a label asking for another capability starts nothing", async () => {
+        const greedy = await buildTestImage(
+          engine,
+          `envtorch-test-greedy:${labels["envtorch.test"]}`,
+          `FROM ${ECHO_IMAGE}\nLABEL envtorch.cap-add="SETUID,SYS_ADMIN"\n`,
+          labels,
+        );
+        tags.push(greedy);
+        await assert.rejects(
+          docker.start(greedy, { labels }),
+          /asks for capability SYS_ADMIN \(label envtorch\.cap-add\): only SETUID, SETGID and KILL/,
+        );
+        assert.deepEqual(await containersOf(engine, labels), []);
+      });
+    } finally {
+      await removeContainersOf(engine, labels);
+      for (const tag of tags) await engine.images.remove(tag, { force: true }).catch(() => {});
+    }
+  },
+);
 
 dockerTest("close() stops and removes the container and its socket folder", async (t) => {
   await using engine = new DockerEngine();
