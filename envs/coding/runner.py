@@ -247,8 +247,13 @@ def _keeper(cfg, runner_pid):
 
     # The runner is gone: nothing of the worker may outlive it.
     if cfg.get("drop"):
-        killer = os.fork()
-        if killer == 0:
+        try:
+            killer = os.fork()
+        except OSError:
+            # No pid left (a fork bomb filled the container's pids limit): the keeper drops to
+            # the worker uid itself (it has nothing left to do as root) and kills from there.
+            killer = None
+        if not killer:
             try:
                 os.setgroups([])
                 os.setresgid(cfg["gid"], cfg["gid"], cfg["gid"])
@@ -259,8 +264,9 @@ def _keeper(cfg, runner_pid):
                     except ProcessLookupError:
                         break
             finally:
-                os._exit(0)
-        while True:
+                if killer == 0:
+                    os._exit(0)
+        while killer:
             try:
                 if os.waitpid(killer, 0)[0] == killer:
                     break
