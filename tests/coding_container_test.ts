@@ -364,6 +364,108 @@ dockerTest("coding container: hardening, behaviour and every hostile input", asy
 });
 
 dockerTest(
+  "coding container at its own limits: PidsLimit stops a fork bomb, the OOM killer takes the worker, the server goes on",
+  async (t) => {
+    await using engine = new DockerEngine();
+    await ensureCodingImage(engine);
+    const labels = runLabel();
+    let env: CodingEnv | undefined;
+    try {
+      // RLIMIT_NPROC off (an empty ENVTORCH_CODING_MAX_PROCESSES), so that only the container's
+      // PidsLimit stops a bomb; and less memory than one worker's address-space limit.
+      env = await CodingEnv.fromDockerImage(CODING_IMAGE, {
+        docker: {
+          labels,
+          reapOnStart: false,
+          pids: 96,
+          memoryBytes: 384 * 1024 ** 2,
+          env: { ENVTORCH_CODING_MAX_PROCESSES: "" },
+        },
+      });
+      const baseUrl = env.baseUrl;
+      const [id] = await containersOf(engine, labels);
+      assert.ok(id);
+      const place = new ContainerPlace(engine, id);
+      await using ep = await CodingEpisode.open(baseUrl, place);
+      await using bystander = await CodingEpisode.open(baseUrl, place);
+      assert.equal(ep.isolation?.rlimits.nproc, undefined);
+      assert.equal(ep.isolation?.pids_limit, 96);
+      await place.setBaseline();
+
+      await t.step(
+        "forks stop at the PidsLimit; meanwhile /health and a running session answer, and a new session fails clearly",
+        async () => {
+          const code = [
+            "import errno, os, time",
+            "kids = []",
+            "try:",
+            "    while True:",
+            "        pid = os.fork()",
+            "        if pid == 0:",
+            "            time.sleep(60)",
+            "            os._exit(0)",
+            "        kids.append(pid)",
+            "except OSError as e:",
+            "    print(len(kids), errno.errorcode[e.errno], flush=True)",
+            "time.sleep(2)",
+          ].join("\n");
+          const holding = ep.step(code, 10);
+          await new Promise((r) => setTimeout(r, 1000));
+          await assertHealthy(baseUrl, 2000);
+          assert.equal((await bystander.step("print(6 * 7)")).stdout, "42\n");
+          await assert.rejects(
+            CodingEpisode.open(baseUrl, place),
+            /Cannot start the Python worker.*Resource temporarily unavailable/,
+          );
+          const obs = await holding;
+          const [forked, error] = obs.stdout.trim().split(" ");
+          assert.equal(error, "EAGAIN");
+          // 96 pids, less the server's threads, tini, two keepers and two runners.
+          assert.ok(Number(forked) > 60 && Number(forked) < 96, `${forked} forks`);
+          assert.ok((obs.metadata.processes_killed as number) >= Number(forked));
+          await ep.assertRecovered();
+        },
+      );
+
+      await t.step(
+        "an endless fork bomb at the PidsLimit is killed when its step times out",
+        async () => {
+          const obs = await ep.step(
+            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+            2,
+          );
+          assert.equal(obs.timed_out, true);
+          assert.ok(obs.duration_ms < 5000, `the step took ${obs.duration_ms} ms`);
+          await ep.assertRecovered();
+          assert.equal((await bystander.step("print('after')")).stdout, "after\n");
+        },
+      );
+
+      await t.step(
+        "past the container's memory, the kernel kills the worker, not the server",
+        async () => {
+          await ep.step("kept = 1");
+          const obs = await ep.step(
+            "hoard = []\nwhile True:\n    hoard.append(bytearray(10 ** 7))",
+            20,
+          );
+          assert.deepEqual([obs.exit_code, obs.state_lost], [-9, true]);
+          const state = (await engine.containers.inspect(id)).State;
+          assert.equal(state.Running, true);
+          await assertHealthy(baseUrl);
+          assert.match((await ep.step("kept")).stderr, /NameError/);
+          await ep.assertRecovered();
+          assert.equal((await bystander.step("print('alive')")).stdout, "alive\n");
+        },
+      );
+    } finally {
+      await env?.close();
+      await removeContainersOf(engine, labels);
+    }
+  },
+);
+
+dockerTest(
   "coding container killed mid-step: the client gets a ConnectionError, not a hang, and nothing is left",
   async () => {
     await using engine = new DockerEngine();
