@@ -212,8 +212,9 @@ export function createApp(
       ]);
     }
     const session = await sessionFor(c.req.header(SESSION_HEADER), "reset");
-    const result = await session.reset(body ?? {});
+    // Set first: an error response still tells the client which session it has.
     c.header(SESSION_HEADER, session.id);
+    const result = await session.reset(body ?? {});
     return c.json(serializeObservation(result.observation));
   });
 
@@ -224,6 +225,7 @@ export function createApp(
       throw ValidationError.fromZod("step request", parsed.error, ["body"]);
     }
     const session = await sessionFor(c.req.header(SESSION_HEADER), "step");
+    c.header(SESSION_HEADER, session.id);
     let result;
     try {
       result = await session.step(parsed.data.action, { timeout_s: parsed.data.timeout_s });
@@ -235,14 +237,13 @@ export function createApp(
       }
       throw error;
     }
-    c.header(SESSION_HEADER, session.id);
     return c.json(serializeObservation(result.observation));
   });
 
   app.get("/state", async (c) => {
     const session = await sessionFor(c.req.header(SESSION_HEADER), "state");
-    const state = await session.state();
     c.header(SESSION_HEADER, session.id);
+    const state = await session.state();
     return c.json(state);
   });
 

@@ -204,9 +204,12 @@ for (const kind of TARGET_KINDS) {
     });
 
     await t.step("an env error is 500 EXECUTION_ERROR and the session goes on", async () => {
-      await (await target.http("/reset", json({}))).body?.cancel();
+      const reset = await target.http("/reset", json({}));
+      const id = reset.headers.get("envtorch-session");
+      await reset.body?.cancel();
       const res = await target.http("/step", json({ action: { fail: "boom" } }));
       assert.equal(res.status, 500);
+      assert.equal(res.headers.get("envtorch-session"), id, "an error still names the session");
       const err = await res.json();
       assert.equal(err.code, "EXECUTION_ERROR");
       assert.match(err.detail, /boom/);

@@ -225,3 +225,20 @@ Deno.test("with admission waiting, a new session waits for a slot instead of fai
     assert.ok(performance.now() - started >= 1900, "it waited the admission time first");
   });
 });
+
+Deno.test("a new session whose first reset fails still gets its id, and can reset again", async () => {
+  await using target = await startTarget("tcp", () => new KnobEnv(), knobModels);
+  const failed = await target.http("/reset", {
+    method: "POST",
+    headers: { "envtorch-session": "new" },
+    body: JSON.stringify({ fail_reset: "not today" }),
+  });
+  assert.equal(failed.status, 500);
+  assert.match((await failed.json()).detail, /not today/);
+  const id = failed.headers.get("envtorch-session");
+  assert.ok(id, "the error names the session it opened");
+  const again = await target.http("/reset", post({}, id));
+  assert.equal(again.status, 200);
+  await again.body?.cancel();
+  assert.equal(target.app.sessions.size, 1, "no orphan session");
+});
