@@ -71,6 +71,7 @@ const load = (
   sessions: number,
   steps: number,
   transport: "websocket" | "http" | "raw-ws" | "raw-http",
+  validate = true,
 ) =>
   runLoad({
     baseUrl,
@@ -78,6 +79,7 @@ const load = (
     stepsPerSession: Math.max(1, Math.round(steps * scale)),
     action,
     transport,
+    validate,
   });
 
 const dir = await Deno.makeTempDir({ prefix: "envtorch-bench-" });
@@ -95,6 +97,12 @@ try {
     et.baseUrl,
     fWs,
     () => load(et.baseUrl, 1, 20000, "websocket"),
+  );
+  await measured(
+    "envtorch WS, typed client, validate: false",
+    et.baseUrl,
+    fWs,
+    () => load(et.baseUrl, 1, 20000, "websocket", false),
   );
   await measured(
     "envtorch WS, bare client",
@@ -128,6 +136,12 @@ try {
       et.baseUrl,
       f,
       () => load(et.baseUrl, sessions, steps, "websocket"),
+    );
+    await measured(
+      `envtorch WS x${sessions}, typed client, validate: false`,
+      et.baseUrl,
+      f,
+      () => load(et.baseUrl, sessions, steps, "websocket", false),
     );
     await measured(
       `envtorch WS x${sessions}, bare client`,

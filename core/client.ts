@@ -62,6 +62,14 @@ export interface ClientOptions {
   /** A server to stop when the client closes. */
   server?: ServerHandle;
   /**
+   * Check every observation and state against the env's schemas. Turn off
+   * only for a trusted server when every microsecond of the step counts: the
+   * results are then taken as they come (with `reward`, `done` and `metadata`
+   * filled in).
+   * @default true
+   */
+  validate?: boolean;
+  /**
    * Record every reset, step and state call, with the server's answers and
    * timings, to this JSONL file (or recorder); see core/recording.ts and
    * `envtorch replay`. The recorder is closed with the client.
@@ -128,11 +136,14 @@ export class HTTPEnvClient<
   #signal?: AbortSignal;
   #server?: ServerHandle;
   #closing?: Promise<void>;
+  #defaultCall?: CallOptions;
+  #validate: boolean;
 
   /** Creates a client; it connects on the first call or on {@link connect}. */
   constructor(options: ClientOptions) {
     this.models = (this.constructor as unknown as ClientClass).models;
     this.#timeoutS = options.timeoutS ?? 60;
+    this.#validate = options.validate ?? true;
     this.#signal = options.signal;
     this.#server = options.server;
     if (options.app) {
@@ -192,13 +203,18 @@ export class HTTPEnvClient<
   }
 
   /** Sends one action and returns the observation, reward and done flag. */
-  async step(action: A, options: StepCallOptions = {}): Promise<StepResult<O>> {
-    const { timeout_s, ...call } = options;
+  async step(action: A, options?: StepCallOptions): Promise<StepResult<O>> {
     const request: ClientRequest = { type: "step", data: this._stepPayload(action) };
-    if (timeout_s !== undefined) request.timeout_s = timeout_s;
-    const timeoutS = call.timeoutS ??
-      (timeout_s !== undefined ? this.#timeoutS + timeout_s : undefined);
-    const reply = await this.#request(request, { ...call, timeoutS });
+    let call: RequestOptions | undefined = options;
+    if (options?.timeout_s !== undefined) {
+      // The server may take timeout_s; wait that much longer than usual.
+      request.timeout_s = options.timeout_s;
+      call = {
+        signal: options.signal,
+        timeoutS: options.timeoutS ?? this.#timeoutS + options.timeout_s,
+      };
+    }
+    const reply = await this.#request(request, call);
     if (reply.type !== "observation") throw unexpected("step", reply.type);
     return this._parseResult(reply.data);
   }
@@ -233,11 +249,10 @@ export class HTTPEnvClient<
 
   /** Turns a wire step result into a typed StepResult; override to customise. */
   protected _parseResult(payload: WireStepResult): StepResult<O> {
-    const raw = {
-      ...(payload.observation ?? {}),
-      reward: payload.reward ?? null,
-      done: payload.done ?? false,
-    };
+    const reward = payload.reward ?? null;
+    const done = payload.done ?? false;
+    const raw = { metadata: {}, ...(payload.observation ?? {}), reward, done };
+    if (!this.#validate) return { observation: raw as unknown as O, reward, done };
     const parsed = this.models.observation.safeParse(raw);
     if (!parsed.success) {
       throw serverSent("observation", parsed.error);
@@ -248,20 +263,25 @@ export class HTTPEnvClient<
 
   /** Turns the wire state into a typed State; override to customise. */
   protected _parseState(payload: Record<string, unknown>): S {
+    if (!this.#validate) return payload as S;
     const parsed = this.models.state.safeParse(payload);
     if (!parsed.success) throw serverSent("state", parsed.error);
     return parsed.data as S;
   }
 
-  #callOptions(options: RequestOptions): CallOptions {
-    const signals = [options.signal, this.#signal].filter((s): s is AbortSignal => !!s);
+  #callOptions(options?: RequestOptions): CallOptions {
+    // The common call (no signal, default timeout) shares one options object.
+    if (!options?.signal && options?.timeoutS === undefined && !this.#signal) {
+      return this.#defaultCall ??= { timeoutS: this.#timeoutS };
+    }
+    const signals = [options?.signal, this.#signal].filter((s): s is AbortSignal => !!s);
     return {
-      timeoutS: options.timeoutS ?? this.#timeoutS,
+      timeoutS: options?.timeoutS ?? this.#timeoutS,
       signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
     };
   }
 
-  #request(request: ClientRequest, options: RequestOptions) {
+  #request(request: ClientRequest, options?: RequestOptions) {
     if (this.#closing) return Promise.reject(new ConnectionError("Client is closed"));
     return this.#transport.request(request, this.#callOptions(options));
   }

@@ -60,6 +60,11 @@ export interface LoadOptions {
    * @default 64
    */
   connectConcurrency?: number;
+  /**
+   * Typed client only: check every observation against the schemas.
+   * @default true
+   */
+  validate?: boolean;
   /** Called with progress text while running. */
   onProgress?: (text: string) => void;
 }
@@ -107,7 +112,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           : transport === "raw-http"
           ? rawHttpStepper(options.baseUrl, options.action)
           : clientStepper(
-            new GenericEnvClient({ baseUrl: options.baseUrl, transport }),
+            new GenericEnvClient({
+              baseUrl: options.baseUrl,
+              transport,
+              validate: options.validate,
+            }),
             options.action,
           );
         await s.reset();

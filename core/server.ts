@@ -306,21 +306,23 @@ function attachSocket(
     });
   };
 
+  const handleOne = async (data: unknown) => {
+    try {
+      if (!wire) return;
+      const { reply, close } = await wire.handle(data);
+      if (reply) send(reply);
+      if (close) closeSocket(1000, "Closed by the client");
+    } finally {
+      pending--;
+    }
+  };
   socket.onmessage = (event) => {
     if (++pending > MAX_PENDING_MESSAGES) {
       closeSocket(1008, `More than ${MAX_PENDING_MESSAGES} messages waiting for replies`);
       return;
     }
-    chain = chain.then(async () => {
-      try {
-        if (!wire) return;
-        const { reply, close } = await wire.handle(event.data);
-        if (reply) send(reply);
-        if (close) closeSocket(1000, "Closed by the client");
-      } finally {
-        pending--;
-      }
-    });
+    // Nothing in flight: handle it now; otherwise after the messages before it.
+    chain = pending === 1 && wire ? handleOne(event.data) : chain.then(() => handleOne(event.data));
   };
 
   socket.onclose = () => {

@@ -100,22 +100,28 @@ export class Session {
     return this.#closed;
   }
 
-  /** Runs `fn` after every earlier call on this session has finished. */
+  /**
+   * Runs `fn` after every earlier call on this session has finished. An idle
+   * session runs it at once (the common case: one call at a time); a busy one
+   * queues it behind the last call, whether that call succeeds or fails.
+   */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new SessionError("Session is closed"));
-    this.pending++;
     this.lastActive = Date.now();
-    const run = this.#tail.then(async () => {
-      if (this.#closed) throw new SessionError("Session is closed");
-      try {
-        return await fn();
-      } finally {
-        this.pending--;
-        this.lastActive = Date.now();
-      }
-    });
-    this.#tail = run.catch(() => {});
+    const go = () => this.#run(fn);
+    const run = this.pending++ === 0 ? go() : this.#tail.then(go, go);
+    this.#tail = run;
     return run;
+  }
+
+  async #run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      if (this.#closed) throw new SessionError("Session is closed");
+      return await fn();
+    } finally {
+      this.pending--;
+      this.lastActive = Date.now();
+    }
   }
 
   /** Validates the options and resets the env. */

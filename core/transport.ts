@@ -91,27 +91,60 @@ export function parseBaseUrl(baseUrl: string): Endpoint {
 const clock = new DeadlineClock(20);
 
 /**
- * Runs `fn` with a signal that aborts on the caller's signal or after the
- * timeout. This is on every call's path, so the timeout is a deadline on a
- * shared clock rather than a timer of its own (or AbortSignal.timeout/any).
+ * How a call learns that it was cancelled (caller's signal or timeout):
+ * a callback, or an AbortSignal made only when asked for (fetch needs one).
+ */
+interface Cancellation {
+  /** An AbortSignal that aborts on cancel; created on first use. */
+  readonly signal: AbortSignal;
+  /** Registers the one callback run on cancel. */
+  onCancel(callback: (reason: unknown) => void): void;
+}
+
+/**
+ * Runs `fn`, cancelling it on the caller's signal or after the timeout. This
+ * is on every call's path, so it allocates little: the timeout is a deadline
+ * on a shared clock (not a timer of its own, nor AbortSignal.timeout/any),
+ * and an AbortController exists only if `fn` asks for a signal.
  */
 async function withDeadline<T>(
   what: string,
   options: CallOptions,
-  fn: (signal: AbortSignal) => Promise<T>,
+  fn: (cancellation: Cancellation) => Promise<T>,
 ): Promise<T> {
   const caller = options.signal;
   if (caller?.aborted) throw caller.reason;
-  const controller = new AbortController();
+  let controller: AbortController | undefined;
+  let callback: ((reason: unknown) => void) | undefined;
+  let cancelled = false;
+  let reason: unknown;
   let timedOut = false;
+  const cancel = (why: unknown) => {
+    if (cancelled) return;
+    cancelled = true;
+    reason = why;
+    controller?.abort(why);
+    callback?.(why);
+  };
   const deadline = clock.add(options.timeoutS * 1000, () => {
     timedOut = true;
-    controller.abort(new DOMException(`${what} timed out`, "TimeoutError"));
+    cancel(new DOMException(`${what} timed out`, "TimeoutError"));
   });
-  const onAbort = () => controller.abort(caller!.reason);
-  caller?.addEventListener("abort", onAbort, { once: true });
+  const onCallerAbort = caller ? () => cancel(caller.reason) : undefined;
+  if (onCallerAbort) caller!.addEventListener("abort", onCallerAbort, { once: true });
+  const cancellation: Cancellation = {
+    get signal() {
+      controller ??= new AbortController();
+      if (cancelled && !controller.signal.aborted) controller.abort(reason);
+      return controller.signal;
+    },
+    onCancel(cb) {
+      callback = cb;
+      if (cancelled) cb(reason);
+    },
+  };
   try {
-    return await fn(controller.signal);
+    return await fn(cancellation);
   } catch (error) {
     if (timedOut) {
       throw new TimeoutError(`${what} got no answer within ${options.timeoutS} s`, {
@@ -122,7 +155,7 @@ async function withDeadline<T>(
     throw error;
   } finally {
     clock.remove(deadline);
-    caller?.removeEventListener("abort", onAbort);
+    if (onCallerAbort) caller!.removeEventListener("abort", onCallerAbort);
   }
 }
 
@@ -198,7 +231,7 @@ export class HttpTransport implements Transport {
 
   async #fetch(path: string, init: RequestInit, options: CallOptions): Promise<unknown> {
     const url = this.#endpoint.httpBase + path;
-    return await withDeadline(`${init.method} ${path}`, options, async (signal) => {
+    return await withDeadline(`${init.method} ${path}`, options, async ({ signal }) => {
       let res: Response;
       try {
         res = await this.#fetchFn(url, { ...init, signal, client: this.#client });
@@ -299,7 +332,7 @@ export class WebSocketTransport implements Transport {
     return this.#opening ??= withDeadline(
       "WebSocket connect",
       options,
-      (signal) =>
+      (cancellation) =>
         new Promise<WebSocket>((resolve, reject) => {
           const url = `${this.#endpoint.wsBase}/ws`;
           const where = this.#endpoint.socketPath ? `unix:${this.#endpoint.socketPath}` : url;
@@ -313,13 +346,14 @@ export class WebSocketTransport implements Transport {
             reject(new ConnectionError(`Cannot connect to ${where}: ${(error as Error).message}`));
             return;
           }
-          const onAbort = () => {
+          let opened = false;
+          cancellation.onCancel((reason) => {
+            if (opened) return;
             socket.close();
-            reject(signal.reason);
-          };
-          signal.addEventListener("abort", onAbort, { once: true });
+            reject(reason);
+          });
           socket.onopen = () => {
-            signal.removeEventListener("abort", onAbort);
+            opened = true;
             this.#socket = socket;
             resolve(socket);
           };
@@ -333,7 +367,6 @@ export class WebSocketTransport implements Transport {
             );
           };
           socket.onclose = (event) => {
-            signal.removeEventListener("abort", onAbort);
             this.#failure ??= new ConnectionError(
               `Connection to ${where} closed${event.code ? ` (${event.code}` : ""}${
                 event.reason ? `: ${event.reason})` : event.code ? ")" : ""
@@ -373,30 +406,22 @@ export class WebSocketTransport implements Transport {
   }
 
   async request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
-    const socket = await this.connect(options);
+    // Connected already (every call but the first): no await, no extra tick.
+    const socket = this.#socket?.readyState === WebSocket.OPEN && !this.#closed
+      ? this.#socket
+      : await this.connect(options);
     if (this.#failure) throw this.#failure;
     return await withDeadline(
       request.type,
       options,
-      (signal) =>
+      (cancellation) =>
         new Promise<TransportReply>((resolve, reject) => {
-          const entry: Pending = {
-            resolve: (r) => {
-              signal.removeEventListener("abort", onAbort);
-              resolve(r);
-            },
-            reject: (e) => {
-              signal.removeEventListener("abort", onAbort);
-              reject(e);
-            },
-            abandoned: false,
-          };
+          const entry: Pending = { resolve, reject, abandoned: false };
           // The reply still comes, in order: mark it abandoned so it is dropped.
-          const onAbort = () => {
+          cancellation.onCancel((reason) => {
             entry.abandoned = true;
-            reject(signal.reason);
-          };
-          signal.addEventListener("abort", onAbort, { once: true });
+            reject(reason);
+          });
           this.#pending.push(entry);
           socket.send(JSON.stringify(request));
         }),
@@ -458,18 +483,9 @@ export class InProcessTransport implements Transport {
   async request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
     if (this.#closed) throw new ConnectionError("Client is closed");
     const wire = await this.#open();
-    return await withDeadline(request.type, options, async (signal) => {
-      let onAbort = () => {};
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(signal.reason);
-        signal.addEventListener("abort", onAbort, { once: true });
-      });
-      let reply;
-      try {
-        ({ reply } = await Promise.race([wire.handle(JSON.stringify(request)), aborted]));
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
+    return await withDeadline(request.type, options, async (cancellation) => {
+      const cancelled = new Promise<never>((_, reject) => cancellation.onCancel(reject));
+      const { reply } = await Promise.race([wire.handle(JSON.stringify(request)), cancelled]);
       if (!reply) throw new ConnectionError("Session closed");
       if (reply.type === "error") throw errorFromWire(reply.data);
       return reply as TransportReply;

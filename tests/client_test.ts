@@ -125,3 +125,23 @@ Deno.test("a server sending an observation the client's schema rejects is a clea
   await using env = new EchoEnv(target.client("websocket"));
   await assert.rejects(env.reset(), /Server sent an invalid observation: .*echoed_message/);
 });
+
+Deno.test("validate: false takes results as they come, with the base fields filled in", async () => {
+  await using target = await startTarget("tcp", () => new KnobEnv(), knobModels);
+  // An EchoEnv client against the knob env: its schema would refuse these observations.
+  await using env = new EchoEnv({ ...target.client("websocket"), validate: false });
+  const r = await env.reset();
+  assert.equal(r.done, false);
+  assert.equal(r.reward, 0);
+  assert.deepEqual(r.observation as unknown, {
+    step: 0,
+    remembered: [],
+    metadata: {},
+    reward: 0,
+    done: false,
+  });
+  assert.deepEqual(await env.state() as unknown, {
+    episode_id: (await env.state()).episode_id,
+    step_count: 0,
+  });
+});
