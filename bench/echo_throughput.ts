@@ -89,7 +89,20 @@ try {
   await using etUnix = await envtorchEcho(["--socket", `${dir}/et.sock`]);
   await using floorUnix = await floorServer(["--socket", `${dir}/floor.sock`]);
 
-  console.error("one session, sequential");
+  console.error("one session, sequential: alternating rounds, median of 5");
+  {
+    const floorRuns: LoadResult[] = [];
+    const typedRuns: LoadResult[] = [];
+    for (let round = 0; round < 5; round++) {
+      floorRuns.push(await load(floor.baseUrl, 1, 5000, "raw-ws"));
+      typedRuns.push(await load(et.baseUrl, 1, 5000, "websocket"));
+    }
+    const median = (runs: LoadResult[]) =>
+      [...runs].sort((a, b) => a.stepsPerSecond - b.stepsPerSecond)[2]!;
+    const f = median(floorRuns);
+    row("floor: bare WS (median of 5 alternating rounds)", f);
+    row("envtorch WS, typed client (median of 5 alternating rounds)", median(typedRuns), f);
+  }
   const fWs = await load(floor.baseUrl, 1, 20000, "raw-ws");
   row("floor: bare WS", fWs);
   await measured(
@@ -127,7 +140,7 @@ try {
     () => load(etUnix.baseUrl, 1, 20000, "websocket"),
   );
 
-  for (const [sessions, steps] of [[64, 300], [1024, 30], [4096, 5]] as const) {
+  for (const [sessions, steps] of [[64, 1000], [1024, 100], [4096, 20]] as const) {
     console.error(`${sessions} concurrent sessions`);
     const f = await load(floor.baseUrl, sessions, steps, "raw-ws");
     row(`floor: bare WS x${sessions}`, f);

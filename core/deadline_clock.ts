@@ -27,12 +27,16 @@ export class DeadlineClock {
     this.#resolutionMs = resolutionMs;
   }
 
-  /** Calls `fire` once `ms` milliseconds have passed, unless removed first. */
-  add(ms: number, fire: () => void): Deadline {
-    const deadline = { at: Date.now() + ms, fire };
+  /** Calls `deadline.fire()` once `Date.now()` passes `deadline.at`, unless removed first. */
+  add(deadline: Deadline): Deadline {
     this.#pending.add(deadline);
     this.#timer ??= setInterval(() => this.#tick(), this.#resolutionMs);
     return deadline;
+  }
+
+  /** Calls `fire` once `ms` milliseconds have passed, unless removed first. */
+  after(ms: number, fire: () => void): Deadline {
+    return this.add({ at: Date.now() + ms, fire });
   }
 
   /**

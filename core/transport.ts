@@ -16,7 +16,7 @@ import {
   TimeoutError,
   type WireError,
 } from "./errors.ts";
-import { DeadlineClock } from "./deadline_clock.ts";
+import { type Deadline, DeadlineClock } from "./deadline_clock.ts";
 import { SESSION_HEADER, type WireStepResult } from "./models.ts";
 import type { EnvApp } from "./server.ts";
 import { openWireSession, type WireSession } from "./wire_session.ts";
@@ -102,6 +102,58 @@ interface Cancellation {
 }
 
 /**
+ * One call's cancellation state: it is the deadline on the shared clock and
+ * the listener on the caller's signal (`handleEvent`), so a call allocates
+ * one object rather than a set of closures.
+ */
+class Call implements Cancellation, Deadline {
+  at: number;
+  timedOut = false;
+  #what: string;
+  #caller?: AbortSignal;
+  #controller?: AbortController;
+  #callback?: (reason: unknown) => void;
+  #cancelled = false;
+  #reason: unknown;
+
+  constructor(what: string, timeoutS: number, caller?: AbortSignal) {
+    this.at = Date.now() + timeoutS * 1000;
+    this.#what = what;
+    this.#caller = caller;
+  }
+
+  /** The deadline passed. */
+  fire(): void {
+    this.timedOut = true;
+    this.#cancel(new DOMException(`${this.#what} timed out`, "TimeoutError"));
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.#cancel(this.#caller!.reason);
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (this.#cancelled && !this.#controller.signal.aborted) this.#controller.abort(this.#reason);
+    return this.#controller.signal;
+  }
+
+  onCancel(callback: (reason: unknown) => void): void {
+    this.#callback = callback;
+    if (this.#cancelled) callback(this.#reason);
+  }
+
+  #cancel(reason: unknown): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.#callback?.(reason);
+  }
+}
+
+/**
  * Runs `fn`, cancelling it on the caller's signal or after the timeout. This
  * is on every call's path, so it allocates little: the timeout is a deadline
  * on a shared clock (not a timer of its own, nor AbortSignal.timeout/any),
@@ -114,39 +166,13 @@ async function withDeadline<T>(
 ): Promise<T> {
   const caller = options.signal;
   if (caller?.aborted) throw caller.reason;
-  let controller: AbortController | undefined;
-  let callback: ((reason: unknown) => void) | undefined;
-  let cancelled = false;
-  let reason: unknown;
-  let timedOut = false;
-  const cancel = (why: unknown) => {
-    if (cancelled) return;
-    cancelled = true;
-    reason = why;
-    controller?.abort(why);
-    callback?.(why);
-  };
-  const deadline = clock.add(options.timeoutS * 1000, () => {
-    timedOut = true;
-    cancel(new DOMException(`${what} timed out`, "TimeoutError"));
-  });
-  const onCallerAbort = caller ? () => cancel(caller.reason) : undefined;
-  if (onCallerAbort) caller!.addEventListener("abort", onCallerAbort, { once: true });
-  const cancellation: Cancellation = {
-    get signal() {
-      controller ??= new AbortController();
-      if (cancelled && !controller.signal.aborted) controller.abort(reason);
-      return controller.signal;
-    },
-    onCancel(cb) {
-      callback = cb;
-      if (cancelled) cb(reason);
-    },
-  };
+  const call = new Call(what, options.timeoutS, caller);
+  clock.add(call);
+  caller?.addEventListener("abort", call, { once: true });
   try {
-    return await fn(cancellation);
+    return await fn(call);
   } catch (error) {
-    if (timedOut) {
+    if (call.timedOut) {
       throw new TimeoutError(`${what} got no answer within ${options.timeoutS} s`, {
         cause: error,
       });
@@ -154,8 +180,8 @@ async function withDeadline<T>(
     if (caller?.aborted) throw caller.reason;
     throw error;
   } finally {
-    clock.remove(deadline);
-    if (onCallerAbort) caller!.removeEventListener("abort", onCallerAbort);
+    clock.remove(call);
+    caller?.removeEventListener("abort", call);
   }
 }
 
