@@ -45,6 +45,7 @@ export {
   Environment,
   type EnvMetadata,
   type MaybePromise,
+  readmeBeside,
   type StepOptions,
 } from "./core/environment.ts";
 export {

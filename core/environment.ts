@@ -90,3 +90,31 @@ export abstract class Environment<
 
 /** Makes a new env for a session. */
 export type EnvFactory<E extends Environment = Environment> = () => MaybePromise<E>;
+
+const readmes = new Map<string, string | undefined>();
+
+/**
+ * The `README.md` beside an env's module, for `metadata.readme_content`;
+ * read once. Undefined where it cannot be read (no file, no permission, a
+ * remote import).
+ *
+ * @example
+ * ```ts
+ * import { readmeBeside } from "./environment.ts";
+ * const readme = readmeBeside(new URL("../envs/echo/environment.ts", import.meta.url));
+ * console.log(readme?.startsWith("# echo")); // true
+ * ```
+ */
+export function readmeBeside(moduleUrl: string | URL): string | undefined {
+  const url = new URL("./README.md", moduleUrl).href;
+  if (!readmes.has(url)) {
+    let text: string | undefined;
+    try {
+      text = url.startsWith("file:") ? Deno.readTextFileSync(new URL(url)) || undefined : undefined;
+    } catch {
+      text = undefined;
+    }
+    readmes.set(url, text);
+  }
+  return readmes.get(url);
+}

@@ -24,6 +24,7 @@ import {
   runLabel,
 } from "./docker_helpers.ts";
 import {
+  assertEightEpisodesIsolated,
   assertHealthy,
   CodingEpisode,
   type CodingPlace,
@@ -311,44 +312,12 @@ dockerTest("coding container: hardening, behaviour and every hostile input", asy
     });
 
     await t.step("8 concurrent episodes do not see each other's variables or files", async () => {
-      const episodes = await Promise.all(
-        Array.from({ length: 8 }, () => CodingEpisode.open(baseUrl, place)),
-      );
-      try {
-        assert.equal(new Set(episodes.map((e) => e.uid)).size, 8, "each session has its own uid");
-        await Promise.all(
-          episodes.map((e, i) =>
-            e.step(`secret = ${i}\nopen('mine.txt', 'w').write('episode ${i}')`)
-          ),
-        );
-        await Promise.all(episodes.map(async (e, i) => {
-          const others = episodes.filter((o) => o !== e).map((o) => `${o.workDir}/mine.txt`);
-          const code = [
-            "import os",
-            "denied = 0",
-            `for path in ${JSON.stringify(others)}:`,
-            "    try:",
-            "        open(path).read()",
-            "    except PermissionError:",
-            "        denied += 1",
-            "try:",
-            "    os.listdir(os.path.dirname(os.getcwd()) + '/..')",
-            "    listed = True",
-            "except PermissionError:",
-            "    listed = False",
-            "print(secret, open('mine.txt').read(), denied, listed)",
-          ].join("\n");
-          const obs = await e.step(code);
-          assert.equal(obs.stdout, `${i} episode ${i} 7 False\n`);
-        }));
-      } finally {
-        await Promise.all(episodes.map((e) => e.env.close()));
-      }
+      const uids = await assertEightEpisodesIsolated(() => CodingEpisode.open(baseUrl, place));
       await assertHealthy(baseUrl);
       const deadline = performance.now() + 5000;
-      for (const e of episodes) {
-        while ((await place.processesOf(e.uid)).length) {
-          assert.ok(performance.now() < deadline, `uid ${e.uid} still runs after close`);
+      for (const uid of uids) {
+        while ((await place.processesOf(uid)).length) {
+          assert.ok(performance.now() < deadline, `uid ${uid} still runs after close`);
           await new Promise((r) => setTimeout(r, 100));
         }
       }

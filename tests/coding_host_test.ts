@@ -21,6 +21,7 @@ import {
   UidPool,
 } from "../envs/coding/mod.ts";
 import {
+  assertEightEpisodesIsolated,
   CodingEpisode as Episode,
   type CodingPlace,
   forkBombCase,
@@ -116,41 +117,8 @@ Deno.test({
   ignore: !isRoot,
   fn: async () => {
     await using server = startServer({ timeoutS: 5 });
-    const episodes = await Promise.all(
-      Array.from({ length: 8 }, () => Episode.open(server.baseUrl, host)),
-    );
-    try {
-      const uids = new Set(episodes.map((e) => e.uid));
-      assert.equal(uids.size, 8, "each session has its own uid");
-      await Promise.all(
-        episodes.map((e, i) =>
-          e.step(`secret = ${i}\nopen('mine.txt', 'w').write('episode ${i}')`)
-        ),
-      );
-      await Promise.all(episodes.map(async (e, i) => {
-        const others = episodes.filter((o) => o !== e).map((o) => `${o.workDir}/mine.txt`);
-        const code = [
-          "import os",
-          "denied = 0",
-          `for path in ${JSON.stringify(others)}:`,
-          "    try:",
-          "        open(path).read()",
-          "    except PermissionError:",
-          "        denied += 1",
-          "try:",
-          "    os.listdir(os.path.dirname(os.getcwd()) + '/..')",
-          "    listed = True",
-          "except PermissionError:",
-          "    listed = False",
-          "print(secret, open('mine.txt').read(), denied, listed)",
-        ].join("\n");
-        const obs = await e.step(code);
-        assert.equal(obs.stdout, `${i} episode ${i} 7 False\n`);
-      }));
-    } finally {
-      await Promise.all(episodes.map((e) => e.env.close()));
-    }
-    for (const e of episodes) await assertNoProcessesOf(e.uid);
+    const uids = await assertEightEpisodesIsolated(() => Episode.open(server.baseUrl, host));
+    for (const uid of uids) await assertNoProcessesOf(uid);
   },
 });
 

@@ -39,6 +39,7 @@ for (const kind of TARGET_KINDS) {
       const body = await (await target.http("/metadata")).json();
       assert.equal(body.name, "echo");
       assert.match(body.description, /Echoes/);
+      assert.match(body.readme_content, /^# echo\n/, "the env's README travels with it");
     });
 
     await t.step("GET /schema gives the env's own models as JSON Schema", async () => {

@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { Environment, type EnvMetadata, type StepOptions } from "../../core/environment.ts";
+import {
+  Environment,
+  type EnvMetadata,
+  readmeBeside,
+  type StepOptions,
+} from "../../core/environment.ts";
 import { ExecutionError } from "../../core/errors.ts";
 import type { ResetOptions } from "../../core/models.ts";
 import { type ExecutorOptions, PythonExecutor, type TestRun } from "./executor.ts";
@@ -186,17 +191,7 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
       name: "coding",
       description: "Runs Python code in a persistent, locked-down interpreter",
       version: "0.1.0",
-      readme_content: readme(),
+      readme_content: readmeBeside(import.meta.url),
     };
   }
-}
-
-let readmeText: string | undefined;
-function readme(): string | undefined {
-  try {
-    readmeText ??= Deno.readTextFileSync(new URL("./README.md", import.meta.url));
-  } catch {
-    readmeText = "";
-  }
-  return readmeText || undefined;
 }

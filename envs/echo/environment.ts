@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Environment, type EnvMetadata } from "../../core/environment.ts";
+import { Environment, type EnvMetadata, readmeBeside } from "../../core/environment.ts";
 import type { ResetOptions } from "../../core/models.ts";
 import type { EchoAction, EchoObservation, EchoState } from "./models.ts";
 
@@ -67,17 +67,7 @@ export class EchoEnvironment extends Environment<EchoAction, EchoObservation, Ec
       name: "echo",
       description: "Echoes each message back; reward is 0.1 per character",
       version: "0.1.0",
-      readme_content: readme(),
+      readme_content: readmeBeside(import.meta.url),
     };
   }
-}
-
-let readmeText: string | undefined;
-function readme(): string | undefined {
-  try {
-    readmeText ??= Deno.readTextFileSync(new URL("./README.md", import.meta.url));
-  } catch {
-    readmeText = "";
-  }
-  return readmeText || undefined;
 }

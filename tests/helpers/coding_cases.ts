@@ -581,3 +581,44 @@ export const hostileCases: HostileCase[] = [
 
 /** The fork bomb case, for a suite that runs it on a server of its own. */
 export const forkBombCase: HostileCase = hostileCases.find((c) => c.needs === "nproc")!;
+
+/**
+ * Opens 8 episodes at once and checks that none sees another's variables or
+ * files: each has its own uid, its own `secret`, and cannot read the others'
+ * files nor list their folders. Closes them all and returns their uids, for
+ * the caller's check that nothing of them is left running.
+ */
+export async function assertEightEpisodesIsolated(
+  open: () => Promise<CodingEpisode>,
+): Promise<number[]> {
+  const episodes = await Promise.all(Array.from({ length: 8 }, open));
+  try {
+    assert.equal(new Set(episodes.map((e) => e.uid)).size, 8, "each session has its own uid");
+    await Promise.all(
+      episodes.map((e, i) => e.step(`secret = ${i}\nopen('mine.txt', 'w').write('episode ${i}')`)),
+    );
+    await Promise.all(episodes.map(async (e, i) => {
+      const others = episodes.filter((o) => o !== e).map((o) => `${o.workDir}/mine.txt`);
+      const code = [
+        "import os",
+        "denied = 0",
+        `for path in ${JSON.stringify(others)}:`,
+        "    try:",
+        "        open(path).read()",
+        "    except PermissionError:",
+        "        denied += 1",
+        "try:",
+        "    os.listdir(os.path.dirname(os.getcwd()) + '/..')",
+        "    listed = True",
+        "except PermissionError:",
+        "    listed = False",
+        "print(secret, open('mine.txt').read(), denied, listed)",
+      ].join("\n");
+      const obs = await e.step(code);
+      assert.equal(obs.stdout, `${i} episode ${i} 7 False\n`);
+    }));
+  } finally {
+    await Promise.all(episodes.map((e) => e.env.close()));
+  }
+  return episodes.map((e) => e.uid);
+}
