@@ -20,6 +20,7 @@
 import { createApp, serve } from "../core/server.ts";
 import { CodingEnv, CodingEnvironment, codingModels, PythonExecutor } from "../envs/coding/mod.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
+import { alternate, timed } from "./_rounds.ts";
 
 const IMAGE = "coding-env:latest";
 const quick = Deno.args.includes("--quick");
@@ -28,25 +29,6 @@ const ROUNDS = quick ? 3 : 8;
 const PER_ROUND = quick ? 200 : 500;
 const WARMUP = quick ? 200 : 500;
 const CODE = "x = 1";
-
-/** A path measured in rounds: each call runs `n` steps and returns their times in ms. */
-type Path = { name: string; round: (n: number) => Promise<number[]> };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-function timed(step: () => Promise<unknown>): Path["round"] {
-  return async (n) => {
-    const out: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const started = performance.now();
-      await step();
-      out.push(performance.now() - started);
-    }
-    return out;
-  };
-}
 
 /** A Deno script for inside the container: a worker, `warmup` steps, then `n` timed ones. */
 function insideScript(warmup: number, n: number): string {
@@ -100,9 +82,10 @@ try {
     if (exitCode !== 0) throw new Error(`The floor inside the container failed: ${stderr}`);
     return JSON.parse(stdout) as number[];
   };
-  const paths: Path[] = [
+  const measured = await alternate([
     { name: "floor: pipe exec x = 1, host", round: timed(() => executor.run(CODE)) },
-    { name: "floor: pipe exec x = 1, inside the container", round: inside },
+    // The script inside the container warms its own worker up.
+    { name: "floor: pipe exec x = 1, inside the container", round: inside, warmup: false },
     {
       name: "WebSocket, unix socket, host server",
       round: timed(() => hostClient.step({ code: CODE })),
@@ -111,30 +94,14 @@ try {
       name: "WebSocket, container unix socket (coding-env)",
       round: timed(() => container.step({ code: CODE })),
     },
-  ];
-  const samples = new Map<string, number[]>(paths.map((p) => [p.name, []]));
-  for (const path of paths) if (path.round !== inside) await path.round(WARMUP);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const path of paths) samples.get(path.name)!.push(...await path.round(PER_ROUND));
-  }
-
-  const p50Of = (name: string) => percentile(samples.get(name)!.slice().sort((a, b) => a - b), 50);
-  const hostFloor = p50Of(paths[0]!.name);
-  const insideFloor = p50Of(paths[1]!.name);
-  const rows = paths.map((path) => {
-    const sorted = samples.get(path.name)!.slice().sort((a, b) => a - b);
-    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-    const p50 = percentile(sorted, 50);
-    return {
-      path: path.name,
-      samples: sorted.length,
-      p50_ms: p50,
-      p99_ms: percentile(sorted, 99),
-      steps_per_s: 1000 / mean,
-      p50_vs_host_floor: p50 / hostFloor,
-      p50_vs_container_floor: p50 / insideFloor,
-    };
-  });
+  ], { warmup: WARMUP, rounds: ROUNDS, perRound: PER_ROUND });
+  const hostFloor = measured[0]!.p50_ms;
+  const insideFloor = measured[1]!.p50_ms;
+  const rows = measured.map((r) => ({
+    ...r,
+    p50_vs_host_floor: r.p50_ms / hostFloor,
+    p50_vs_container_floor: r.p50_ms / insideFloor,
+  }));
   if (json) {
     console.log(JSON.stringify({ code: CODE, rounds: ROUNDS, per_round: PER_ROUND, rows }));
   } else {

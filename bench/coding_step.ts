@@ -12,6 +12,7 @@
  */
 import { createApp, serve } from "../core/server.ts";
 import { CodingEnv, CodingEnvironment, codingModels, PythonExecutor } from "../envs/coding/mod.ts";
+import { alternate, timed } from "./_rounds.ts";
 
 const quick = Deno.args.includes("--quick");
 const json = Deno.args.includes("--json");
@@ -19,12 +20,6 @@ const ROUNDS = quick ? 3 : 8;
 const PER_ROUND = quick ? 200 : 500;
 const WARMUP = quick ? 200 : 500;
 const CODE = "x = 1";
-
-type Path = { name: string; step: () => Promise<unknown> };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 const executor = await PythonExecutor.start();
 const app = createApp(() => new CodingEnvironment(), codingModels);
@@ -37,42 +32,14 @@ const tcpClient = new CodingEnv({ baseUrl: tcpServer.baseUrl });
 try {
   await unixClient.reset();
   await tcpClient.reset();
-  const paths: Path[] = [
-    { name: "floor: pipe ping (no code run)", step: () => executor.ping() },
-    { name: "floor: pipe exec x = 1", step: () => executor.run(CODE) },
-    { name: "WebSocket, unix socket", step: () => unixClient.step({ code: CODE }) },
-    { name: "WebSocket, TCP 127.0.0.1", step: () => tcpClient.step({ code: CODE }) },
-  ];
-  const samples = new Map<string, number[]>(paths.map((p) => [p.name, []]));
-  for (const path of paths) {
-    for (let i = 0; i < WARMUP; i++) await path.step();
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const path of paths) {
-      const into = samples.get(path.name)!;
-      for (let i = 0; i < PER_ROUND; i++) {
-        const started = performance.now();
-        await path.step();
-        into.push(performance.now() - started);
-      }
-    }
-  }
-
-  const floor = samples.get(paths[1]!.name)!.slice().sort((a, b) => a - b);
-  const floorP50 = percentile(floor, 50);
-  const rows = paths.map((path) => {
-    const sorted = samples.get(path.name)!.slice().sort((a, b) => a - b);
-    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-    const p50 = percentile(sorted, 50);
-    return {
-      path: path.name,
-      samples: sorted.length,
-      p50_ms: p50,
-      p99_ms: percentile(sorted, 99),
-      steps_per_s: 1000 / mean,
-      p50_vs_exec_floor: p50 / floorP50,
-    };
-  });
+  const measured = await alternate([
+    { name: "floor: pipe ping (no code run)", round: timed(() => executor.ping()) },
+    { name: "floor: pipe exec x = 1", round: timed(() => executor.run(CODE)) },
+    { name: "WebSocket, unix socket", round: timed(() => unixClient.step({ code: CODE })) },
+    { name: "WebSocket, TCP 127.0.0.1", round: timed(() => tcpClient.step({ code: CODE })) },
+  ], { warmup: WARMUP, rounds: ROUNDS, perRound: PER_ROUND });
+  const floorP50 = measured[1]!.p50_ms;
+  const rows = measured.map((r) => ({ ...r, p50_vs_exec_floor: r.p50_ms / floorP50 }));
   if (json) {
     console.log(JSON.stringify({ code: CODE, rounds: ROUNDS, per_round: PER_ROUND, rows }));
   } else {
