@@ -12,10 +12,13 @@ import { DockerEngine } from "../providers/docker/engine.ts";
 import { buildImages } from "../providers/docker/image_builder.ts";
 import { createBuildContext } from "../providers/docker/build_context.ts";
 
-/** The image the tests run. */
-export const ECHO_IMAGE = "echo-env:latest";
-/** The coding env's image. */
-export const CODING_IMAGE = "coding-env:latest";
+/** The image the tests run (`ENVTORCH_TEST_ECHO_IMAGE` overrides). */
+export const ECHO_IMAGE = Deno.env.get("ENVTORCH_TEST_ECHO_IMAGE") ?? "echo-env:latest";
+/**
+ * The coding env's image (`ENVTORCH_TEST_CODING_IMAGE` overrides, so that two
+ * checkouts testing different coding envs on one engine do not share a tag).
+ */
+export const CODING_IMAGE = Deno.env.get("ENVTORCH_TEST_CODING_IMAGE") ?? "coding-env:latest";
 /** Label put on every container (and test image) a test run makes. */
 export const TEST_LABEL = "envtorch.test";
 /** Whether this is CI, where a missing engine is a failure, not a skip. */
