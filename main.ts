@@ -18,7 +18,7 @@ import { stepCommand } from "./cli/step.ts";
 import { replCommand } from "./cli/repl.ts";
 import { replayCommand } from "./cli/replay.ts";
 import { UnknownEnvError } from "./envs/registry.ts";
-import { EnvTorchError } from "./core/errors.ts";
+import { EnvTorchError } from "./protocol/errors.ts";
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: Command[] = [

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createApp } from "../core/server.ts";
+import { createApp } from "../server/app.ts";
 import { manifest } from "../envs/echo/manifest.ts";
 import { memoryResponse } from "./_memory.ts";
 

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { summarize } from "../core/load.ts";
+import { summarize } from "../tools/load.ts";
 import { CodingEnv, PythonExecutor } from "../envs/coding/mod.ts";
 import { startServer } from "./_servers.ts";
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createApp, serve } from "../core/server.ts";
+import { createApp, serve } from "../server/app.ts";
 import { CodingEnv, CodingEnvironment, codingModels, PythonExecutor } from "../envs/coding/mod.ts";
 import { alternate, timed } from "./_rounds.ts";
 

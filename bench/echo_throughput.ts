@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { type LoadResult, rawStepper, runLoad } from "../core/load.ts";
-import { parseBaseUrl } from "../core/transport.ts";
+import { type LoadResult, rawStepper, runLoad } from "../tools/load.ts";
+import { parseBaseUrl } from "../client/transport.ts";
 import { envtorchEcho, floorServer, serverMemory } from "./_servers.ts";
 
 const quick = Deno.args.includes("--quick");

@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { summarize } from "../core/load.ts";
+import { summarize } from "../tools/load.ts";
 import { EchoEnv } from "../envs/echo/client.ts";
 import { EnvPool } from "../providers/pool.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { runLoad } from "../core/load.ts";
+import { runLoad } from "../tools/load.ts";
 import { getEnv } from "../envs/registry.ts";
 import { startProcess } from "../providers/process.ts";
 import { type Command, intFlag, onePositional, parseFlags, UsageError } from "./common.ts";

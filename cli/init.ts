@@ -12,7 +12,7 @@ import { Output } from "./output.ts";
 /** The folder the templates live in. */
 export const TEMPLATES_DIR: URL = new URL("./templates/env/", import.meta.url);
 
-/** The project's root folder (where main.ts and core/ are). */
+/** The project's root folder (where main.ts and protocol/ are). */
 const PROJECT_ROOT: URL = new URL("../", import.meta.url);
 
 /** Template file and the name of the file it becomes (`{{snake}}` is the env name in snake_case). */

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { type EnvTorchError, ValidationError } from "../core/errors.ts";
-import { isPlainObject, type JsonSchema, resolveRef } from "../core/json_schema.ts";
+import { type EnvTorchError, ValidationError } from "../protocol/errors.ts";
+import { isPlainObject, type JsonSchema, resolveRef } from "../tools/json_schema.ts";
 
 /** One field of an action schema: `message: string (required)`. */
 export interface FieldDescription {
@@ -65,7 +65,7 @@ export function describeType(root: JsonSchema, node: JsonSchema, depth = 0): str
  *
  * @example
  * ```ts
- * import { ValidationError } from "../core/errors.ts";
+ * import { ValidationError } from "../protocol/errors.ts";
  * import { renderRefusal } from "./render.ts";
  * const error = new ValidationError("Invalid action", [
  *   { loc: ["body", "action", "message"], msg: "expected string, received number", type: "invalid_type" },

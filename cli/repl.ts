@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { GenericEnvClient } from "../core/client.ts";
-import { EnvTorchError, ValidationError } from "../core/errors.ts";
-import { Probe } from "../core/probe.ts";
+import { GenericEnvClient } from "../client/client.ts";
+import { EnvTorchError, ValidationError } from "../protocol/errors.ts";
+import { Probe } from "../tools/probe.ts";
 import { type Command, onePositional, parseFlags, UsageError } from "./common.ts";
 import { renderRefusal } from "./render.ts";
 import { actionSchema } from "./step.ts";

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { readRecording, RecordingFormatError } from "../core/recording.ts";
-import { DEFAULT_IGNORED_FIELDS, replayRecording, type ReplayReport } from "../core/replay.ts";
-import { HttpTransport, WebSocketTransport } from "../core/transport.ts";
+import { readRecording, RecordingFormatError } from "../client/recording.ts";
+import { DEFAULT_IGNORED_FIELDS, replayRecording, type ReplayReport } from "../tools/replay.ts";
+import { HttpTransport, WebSocketTransport } from "../client/transport.ts";
 import { type Command, numberFlag, onePositional, parseFlags, UsageError } from "./common.ts";
 import { Output } from "./output.ts";
 import { openTarget, transportFlag } from "./target.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createApp, serve } from "../core/server.ts";
+import { createApp, serve } from "../server/app.ts";
 import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
 import {
   type Command,

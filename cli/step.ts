@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { GenericEnvClient, type GenericObservation } from "../core/client.ts";
-import { ValidationError } from "../core/errors.ts";
-import type { JsonSchema } from "../core/json_schema.ts";
-import { Probe } from "../core/probe.ts";
-import type { StepResult } from "../core/models.ts";
+import { GenericEnvClient, type GenericObservation } from "../client/client.ts";
+import { ValidationError } from "../protocol/errors.ts";
+import type { JsonSchema } from "../tools/json_schema.ts";
+import { Probe } from "../tools/probe.ts";
+import type { StepResult } from "../protocol/models.ts";
 import { type Command, intFlag, onePositional, parseFlags, UsageError } from "./common.ts";
 import { Output } from "./output.ts";
 import { renderRefusal } from "./render.ts";

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { EnvManifest } from "../core/manifest.ts";
-import { parseBaseUrl } from "../core/transport.ts";
+import type { EnvManifest } from "../protocol/manifest.ts";
+import { parseBaseUrl } from "../client/transport.ts";
 import { getEnv } from "../envs/registry.ts";
 import { startProcess } from "../providers/process.ts";
 import { UsageError } from "./common.ts";

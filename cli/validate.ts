@@ -1,10 +1,10 @@
 /**
- * `envtorch validate <url | env>`: the conformance suite of core/validate.ts
+ * `envtorch validate <url | env>`: the conformance suite of tools/validate.ts
  * against a running server or a bundled env, as a report.
  *
  * @module
  */
-import { type CheckResult, validateServer } from "../core/validate.ts";
+import { type CheckResult, validateServer } from "../tools/validate.ts";
 import { type Command, intFlag, numberFlag, onePositional, parseFlags } from "./common.ts";
 import { Output } from "./output.ts";
 import { jsonObjectFlag, openTarget } from "./target.ts";

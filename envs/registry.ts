@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { EnvManifest } from "../core/manifest.ts";
+import type { EnvManifest } from "../protocol/manifest.ts";
 
 /** Raised for an env name no manifest declares. */
 export class UnknownEnvError extends Error {

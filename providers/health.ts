@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { TimeoutError } from "../core/errors.ts";
-import { parseBaseUrl } from "../core/transport.ts";
+import { TimeoutError } from "../protocol/errors.ts";
+import { parseBaseUrl } from "../client/transport.ts";
 
 /** Options of {@link waitForHealth}. */
 export interface WaitForHealthOptions {

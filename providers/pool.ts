@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { HTTPEnvClient } from "../core/client.ts";
-import { ConnectionError, TimeoutError } from "../core/errors.ts";
-import type { Action, Observation, State } from "../core/models.ts";
+import type { HTTPEnvClient } from "../client/client.ts";
+import { ConnectionError, TimeoutError } from "../protocol/errors.ts";
+import type { Action, Observation, State } from "../protocol/models.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyClient = HTTPEnvClient<any, any, any>;

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { ServerHandle } from "../core/client.ts";
-import { ConnectionError } from "../core/errors.ts";
+import type { Provider, ServerHandle } from "../protocol/provider.ts";
+import { ConnectionError } from "../protocol/errors.ts";
 import { waitForHealth } from "./health.ts";
 
 /** Options of {@link startProcess}. */
@@ -129,4 +129,31 @@ export async function startProcess(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * The process provider as a {@link Provider}: `start(env)` runs
+ * `envtorch serve <env>` in a child process (an env name, or a manifest path
+ * or URL).
+ *
+ * @example
+ * ```ts ignore
+ * import { ProcessProvider } from "./process.ts";
+ * import { EchoEnv } from "../envs/echo/client.ts";
+ * await using env = await EchoEnv.from(new ProcessProvider(), "echo");
+ * ```
+ */
+export class ProcessProvider implements Provider<ProcessOptions, ProcessServer> {
+  /** The provider's name in messages and the CLI. */
+  readonly name = "process";
+
+  /** Starts `envtorch serve <env>` in a child process; see {@link startProcess}. */
+  start(env: string, options?: ProcessOptions): Promise<ProcessServer> {
+    return startProcess(env, options);
+  }
+
+  /** Holds nothing of its own: each server is closed by its handle. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

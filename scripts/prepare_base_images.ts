@@ -14,8 +14,8 @@
  *
  * @module
  */
-import $ from "dax";
-import { createTarPacker } from "modern-tar";
+import $ from "npm:dax-sh@0.44.1";
+import { createTarPacker } from "npm:modern-tar@0.8.6";
 import { parseArgs } from "node:util";
 import { DockerEngine } from "../providers/docker/engine.ts";
 

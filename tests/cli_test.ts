@@ -154,7 +154,7 @@ Deno.test("serve with a manifest path that does not load fails clearly (exit 1)"
   const missing = await runCli(["serve", "envs/nope/manifest.ts"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /Cannot load the env manifest file:\/\/.*envs\/nope\/manifest.ts/);
-  const notAManifest = await runCli(["serve", "core/models.ts"]);
+  const notAManifest = await runCli(["serve", "protocol/models.ts"]);
   assert.equal(notAManifest.code, 1);
   assert.match(notAManifest.stderr, /must export a manifest made with defineEnv/);
 });

@@ -79,7 +79,7 @@ Deno.test("base URLs: http, ws, unix; anything else is a clear TypeError", () =>
   assert.throws(() => new EchoEnv({ baseUrl: "ftp://x" }), /unsupported scheme ftp:/);
   assert.throws(() => new EchoEnv({ baseUrl: "localhost:8000" }), TypeError);
   assert.throws(() => new EchoEnv({ baseUrl: "unix:relative.sock" }), /unix:\/absolute/);
-  assert.throws(() => new EchoEnv({}), /needs a baseUrl or an app/);
+  assert.throws(() => new EchoEnv({}), /needs a baseUrl or a transport/);
 });
 
 Deno.test("EchoEnv.fromProcess: an episode on a child process, stopped on close", async () => {

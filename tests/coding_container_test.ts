@@ -12,7 +12,7 @@
  * and a container killed mid-step.
  */
 import assert from "node:assert/strict";
-import { ConnectionError } from "../core/errors.ts";
+import { ConnectionError } from "../protocol/errors.ts";
 import { CodingEnv } from "../envs/coding/mod.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
 import {

@@ -11,7 +11,7 @@
  * container suite (tests/coding_container_test.ts).
  */
 import assert from "node:assert/strict";
-import { createApp, type RunningServer, serve } from "../core/server.ts";
+import { createApp, type RunningServer, serve } from "../server/app.ts";
 import {
   CodingEnv,
   CodingEnvironment,

@@ -3,7 +3,7 @@
  * comes quickly rather than as a hang, and nothing is left behind.
  */
 import assert from "node:assert/strict";
-import { ConnectionError } from "../core/errors.ts";
+import { ConnectionError } from "../protocol/errors.ts";
 import { EchoEnv } from "../envs/echo/client.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
 import {

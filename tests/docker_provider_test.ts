@@ -5,7 +5,7 @@
  * inside the container, explicit limits, and close() leaving nothing.
  */
 import assert from "node:assert/strict";
-import { ConnectionError } from "../core/errors.ts";
+import { ConnectionError } from "../protocol/errors.ts";
 import { EchoEnv } from "../envs/echo/client.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
 import { LocalDockerProvider } from "../providers/docker/local_docker_provider.ts";

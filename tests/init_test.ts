@@ -62,7 +62,7 @@ Deno.test("init: a new env passes fmt, lint, check and its tests, then lists, se
       assert.match(dockerfile, /^CMD \["serve", "guess-word"\]$/m);
       const models = await Deno.readTextFile(`${root}/${folder}/models.ts`);
       assert.match(models, /export const GuessWordAction = Action\.extend/);
-      assert.match(models, /from "\.\.\/\.\.\/core\/models\.ts"/);
+      assert.match(models, /from "\.\.\/\.\.\/protocol\/models\.ts"/);
     });
 
     await t.step("deno fmt --check, lint and check pass on the folder", async () => {
@@ -185,8 +185,8 @@ Deno.test("init --dir puts the env elsewhere, importing envtorch by relative pat
     assert.equal(made.files.length, 8);
     assert.equal(made.formatted, true);
     const models = await Deno.readTextFile(`${dir}/elsewhere/models.ts`);
-    const core = models.match(/from "(.*core\/models\.ts)"/)![1]!;
-    assert.equal(new URL(core, `file://${dir}/elsewhere/`).pathname, `${ROOT}core/models.ts`);
+    const core = models.match(/from "(.*protocol\/models\.ts)"/)![1]!;
+    assert.equal(new URL(core, `file://${dir}/elsewhere/`).pathname, `${ROOT}protocol/models.ts`);
     const { code: testCode, stdout: out, stderr } = await runIn(ROOT, [
       Deno.execPath(),
       "test",

@@ -5,7 +5,8 @@
  * (a session) and over HTTP (stateless, as in OpenEnv).
  */
 import assert from "node:assert/strict";
-import { CapacityError, GenericEnvClient, validateServer, ValidationError } from "../mod.ts";
+import { CapacityError, GenericEnvClient, ValidationError } from "../mod.ts";
+import { validateServer } from "../tools/validate.ts";
 import { startFakeOpenEnv } from "./fixtures/fake_openenv_server.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { runEnvtorch } from "./helpers/cli_run.ts";

@@ -4,7 +4,8 @@
  * nothing, and dispose that removes everything.
  */
 import assert from "node:assert/strict";
-import { ConnectionError, EchoEnv, EnvPool, startProcess, TimeoutError } from "../mod.ts";
+import { ConnectionError, EchoEnv, EnvPool, TimeoutError } from "../mod.ts";
+import { startProcess } from "../providers/process.ts";
 import { eventually } from "./helpers/eventually.ts";
 
 /** Starts echo servers as child processes and remembers their pids. */

@@ -5,7 +5,8 @@
  * step N, with exit code 1.
  */
 import assert from "node:assert/strict";
-import { EchoEnv, readRecording } from "../mod.ts";
+import { EchoEnv } from "../mod.ts";
+import { readRecording } from "../client/recording.ts";
 import { serveDriftingEcho } from "./fixtures/drift_env.ts";
 import { runEnvtorch } from "./helpers/cli_run.ts";
 

@@ -4,17 +4,10 @@
  * deliberately broken servers, and keeps quiet with --json.
  */
 import assert from "node:assert/strict";
-import { z } from "zod";
-import {
-  Action,
-  createApp,
-  EchoEnvironment,
-  listEnvs,
-  Observation,
-  serve,
-  State,
-  validateServer,
-} from "../mod.ts";
+import { z } from "npm:zod@4.6.7";
+import { Action, createApp, EchoEnvironment, Observation, serve, State } from "../mod.ts";
+import { listEnvs } from "../envs/registry.ts";
+import { validateServer } from "../tools/validate.ts";
 import { startBrokenServer } from "./fixtures/broken_servers.ts";
 import { startCli } from "./helpers/cli.ts";
 import { runEnvtorch } from "./helpers/cli_run.ts";

@@ -8,10 +8,10 @@ import {
   EchoEnv,
   ExecutionError,
   HTTPEnvClient,
-  startProcess,
   TimeoutError,
   VectorEnv,
 } from "../mod.ts";
+import { startProcess } from "../providers/process.ts";
 import { type KnobAction, KnobEnv, knobModels, type KnobObservation } from "./fixtures/test_env.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTarget } from "./helpers/targets.ts";

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { EnvModels } from "../../core/models.ts";
-import { EnvClient } from "../../providers/env_client.ts";
+import type { EnvModels } from "../../protocol/models.ts";
+import { EnvClient } from "../../client/env_client.ts";
 import { type CodeAction, type CodeObservation, type CodeState, codingModels } from "./models.ts";
 
 /**

@@ -10,9 +10,9 @@ import {
   type EnvMetadata,
   readmeBeside,
   type StepOptions,
-} from "../../core/environment.ts";
-import { ExecutionError } from "../../core/errors.ts";
-import type { ResetOptions } from "../../core/models.ts";
+} from "../../protocol/environment.ts";
+import { ExecutionError } from "../../protocol/errors.ts";
+import type { ResetOptions } from "../../protocol/models.ts";
 import { type ExecutorOptions, PythonExecutor, type TestRun } from "./executor.ts";
 import {
   type CodeAction,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ExecutionError } from "../../core/errors.ts";
+import { ExecutionError } from "../../protocol/errors.ts";
 
 /** Options of the coding env's errors. */
 export interface CodingErrorOptions {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { defineEnv, type EnvManifest } from "../../core/manifest.ts";
+import { defineEnv, type EnvManifest } from "../../protocol/manifest.ts";
 import { CodingEnvironment } from "./environment.ts";
 import { codingModels } from "./models.ts";
 

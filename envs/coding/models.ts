@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import {
   Action,
   type ActionSchema,
@@ -15,7 +15,7 @@ import {
   ResetOptions,
   State,
   type StateSchema,
-} from "../../core/models.ts";
+} from "../../protocol/models.ts";
 
 /** Largest per-step timeout an action may ask for, in seconds. */
 export const MAX_STEP_TIMEOUT_S = 300;

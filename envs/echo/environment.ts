@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { Environment, type EnvMetadata, readmeBeside } from "../../core/environment.ts";
-import type { ResetOptions } from "../../core/models.ts";
+import { Environment, type EnvMetadata, readmeBeside } from "../../protocol/environment.ts";
+import type { ResetOptions } from "../../protocol/models.ts";
 import type { EchoAction, EchoObservation, EchoState } from "./models.ts";
 
 /** Text of the observation `reset` returns. */

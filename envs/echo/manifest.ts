@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { defineEnv, type EnvManifest } from "../../core/manifest.ts";
+import { defineEnv, type EnvManifest } from "../../protocol/manifest.ts";
 import { EchoEnvironment } from "./environment.ts";
 import { echoModels } from "./models.ts";
 

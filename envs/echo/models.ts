@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import {
   Action,
   type ActionSchema,
@@ -13,7 +13,7 @@ import {
   type ObservationSchema,
   State,
   type StateSchema,
-} from "../../core/models.ts";
+} from "../../protocol/models.ts";
 
 /** Send a message to be echoed. */
 export const EchoAction: ActionSchema<{ message: z.ZodString }> = Action.extend({

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { createTarPacker, type TarHeader } from "modern-tar";
+import { createTarPacker, type TarHeader } from "npm:modern-tar@0.8.6";
 import { DockerIgnore } from "./dockerignore.ts";
 
 /** One thing to put in a build context. */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { TimeoutError } from "../../core/errors.ts";
+import { TimeoutError } from "../../protocol/errors.ts";
 import { ContainerApi } from "./containers.ts";
 import { DockerError, dockerErrorFromResponse, EngineUnreachableError } from "./engine_errors.ts";
 import type { EngineVersion } from "./engine_types.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { EnvManifest } from "../../core/manifest.ts";
+import type { EnvManifest } from "../../protocol/manifest.ts";
 import { type ContextSource, createBuildContext } from "./build_context.ts";
 import type { DockerEngine } from "./engine.ts";
 import { DockerError } from "./engine_errors.ts";

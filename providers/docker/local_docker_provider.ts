@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ServerHandle } from "../../core/client.ts";
+import type { Provider, ServerHandle } from "../../protocol/provider.ts";
 import { waitForHealth } from "../health.ts";
 import { DockerEngine, type DockerEngineOptions } from "./engine.ts";
 import {
@@ -265,7 +265,10 @@ function shortName(image: string): string {
  * console.log(server.baseUrl); // unix:/tmp/envtorch-docker-.../sock/env.sock
  * ```
  */
-export class LocalDockerProvider implements AsyncDisposable {
+export class LocalDockerProvider
+  implements Provider<DockerStartOptions, DockerContainer>, AsyncDisposable {
+  /** The provider's name in messages and the CLI. */
+  readonly name = "docker";
   /** The engine client. */
   readonly engine: DockerEngine;
   #ownsEngine: boolean;

@@ -11,9 +11,10 @@ import {
   type EnvApp,
   type EnvFactory,
   type EnvModels,
+  inProcess,
   serve,
 } from "../../mod.ts";
-import { openWireSession } from "../../core/wire_session.ts";
+import { openWireSession } from "../../server/wire_session.ts";
 
 /** A WebSocket connection seen as raw messages. */
 export interface RawWs {
@@ -60,7 +61,7 @@ export async function startTarget(
       http: async (path, init) => await app.request(path, init),
       ws: () => Promise.resolve(inProcessWs(app)),
       client: (transport) =>
-        transport === "websocket" ? { app } : {
+        transport === "websocket" ? { transport: inProcess(app) } : {
           baseUrl: "http://in-process",
           transport: "http",
           fetch: (input, init) => Promise.resolve(app.request(input, init)),

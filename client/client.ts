@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { z } from "zod";
-import { ConnectionError, ValidationError } from "./errors.ts";
+import { z } from "npm:zod@4.6.7";
+import { ConnectionError, ValidationError } from "../protocol/errors.ts";
 import {
   Action,
   type EnvModels,
@@ -15,25 +15,19 @@ import {
   State,
   type StepResult,
   type WireStepResult,
-} from "./models.ts";
+} from "../protocol/models.ts";
 import { EpisodeRecorder, RecordingTransport } from "./recording.ts";
-import type { EnvApp } from "./server.ts";
 import {
   type CallOptions,
   type ClientRequest,
   HttpTransport,
-  InProcessTransport,
   type Transport,
   WebSocketTransport,
 } from "./transport.ts";
 
+import type { ServerHandle } from "../protocol/provider.ts";
 /** A running server someone started for this client (a process, a container). */
-export interface ServerHandle {
-  /** Where the server listens. */
-  baseUrl: string;
-  /** Stops the server and frees what it holds. */
-  close(): Promise<void>;
-}
+export type { ServerHandle };
 
 /** Options of an env client. */
 export interface ClientOptions {
@@ -41,12 +35,11 @@ export interface ClientOptions {
   baseUrl?: string;
   /**
    * How to talk to the server: a WebSocket session, HTTP requests with an
-   * `envtorch-session` header, or a ready Transport.
+   * `envtorch-session` header, or a ready Transport (such as `inProcess(app)`
+   * from the server module, which serves the client in this process).
    * @default "websocket"
    */
   transport?: "websocket" | "http" | Transport;
-  /** Serve the client from this app in-process instead of over a socket. */
-  app?: EnvApp;
   /**
    * Seconds a call may take before it fails with TimeoutError (a step with
    * `timeout_s` gets that much more).
@@ -71,7 +64,7 @@ export interface ClientOptions {
   validate?: boolean;
   /**
    * Record every reset, step and state call, with the server's answers and
-   * timings, to this JSONL file (or recorder); see core/recording.ts and
+   * timings, to this JSONL file (or recorder); see client/recording.ts and
    * `envtorch replay`. The recorder is closed with the client.
    */
   recordTo?: string | URL | EpisodeRecorder;
@@ -146,14 +139,11 @@ export class HTTPEnvClient<
     this.#validate = options.validate ?? true;
     this.#signal = options.signal;
     this.#server = options.server;
-    if (options.app) {
-      this.baseUrl = "in-process";
-      this.#transport = new InProcessTransport(options.app);
-    } else if (typeof options.transport === "object") {
-      this.baseUrl = options.baseUrl ?? "custom";
+    if (typeof options.transport === "object") {
+      this.baseUrl = options.baseUrl ?? options.transport.name ?? "custom";
       this.#transport = options.transport;
     } else {
-      if (!options.baseUrl) throw new TypeError("An env client needs a baseUrl or an app");
+      if (!options.baseUrl) throw new TypeError("An env client needs a baseUrl or a transport");
       this.baseUrl = options.baseUrl;
       const net = { headers: options.headers, fetch: options.fetch };
       this.#transport = options.transport === "http"

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { GenericEnvClient, type HTTPEnvClient } from "./client.ts";
-import { EnvTorchError } from "./errors.ts";
-import { parseBaseUrl } from "./transport.ts";
+import { GenericEnvClient, type HTTPEnvClient } from "../client/client.ts";
+import { EnvTorchError } from "../protocol/errors.ts";
+import { parseBaseUrl } from "../client/transport.ts";
 
 /** Latency summary, in milliseconds. */
 export interface LatencySummary {

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import { z } from "zod";
-import type { EnvFactory, EnvMetadata } from "./environment.ts";
+import { Hono } from "npm:hono@4.13.19";
+import { z } from "npm:zod@4.6.7";
+import type { EnvFactory, EnvMetadata } from "../protocol/environment.ts";
 import {
   asEnvTorchError,
   CapacityError,
@@ -16,14 +16,14 @@ import {
   SessionError,
   toHttpBody,
   ValidationError,
-} from "./errors.ts";
+} from "../protocol/errors.ts";
 import {
   type EnvModels,
   JsonObjectSchema,
   jsonSchemas,
   serializeObservation,
   SESSION_HEADER,
-} from "./models.ts";
+} from "../protocol/models.ts";
 import { type Session, SessionManager } from "./sessions.ts";
 import { errorMessage, openWireSession, type WireSession } from "./wire_session.ts";
 

@@ -24,7 +24,7 @@ import {
   type JsonSchema,
   jsonType,
 } from "./json_schema.ts";
-import { SESSION_HEADER } from "./models.ts";
+import { SESSION_HEADER } from "../protocol/models.ts";
 import { Probe, type ProbeResponse, type ProbeSocket, type SocketEvent } from "./probe.ts";
 import { invalidFromSchema, sampleFromSchema } from "./schema_samples.ts";
 
@@ -114,7 +114,8 @@ const HTTP_EPISODE_ID = "envtorch-validate-http";
  *
  * @example
  * ```ts
- * import { createApp, EchoEnvironment, echoModels, serve, validateServer } from "../mod.ts";
+ * import { createApp, EchoEnvironment, echoModels, serve } from "../mod.ts";
+ * import { validateServer } from "./validate.ts";
  * await using server = serve(createApp(() => new EchoEnvironment(), echoModels), { port: 0 });
  * const report = await validateServer(server.baseUrl, { action: { message: "hi" } });
  * console.log(report.ok, report.counts); // true { ok: …, fail: 0, skip: … }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { jsonSchemas } from "./models.ts";
+import { jsonSchemas } from "../protocol/models.ts";
 import { checkSchema, isObjectSchema, jsonEqual } from "./json_schema.ts";
 import { echoModels } from "../envs/echo/models.ts";
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 /** Header that names an HTTP session (see PROTOCOL.md). */
 export const SESSION_HEADER = "envtorch-session" as const;
@@ -31,7 +31,7 @@ export const Metadata: z.ZodRecord<z.ZodString, z.ZodUnknown> = z.record(z.strin
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { Action } from "./models.ts";
  * const MoveAction = Action.extend({ direction: z.enum(["left", "right"]) });
  * MoveAction.parse({ direction: "left" });
@@ -91,7 +91,7 @@ export type State = z.infer<typeof State>;
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { Action, type ActionSchema } from "./models.ts";
  * export const Move: ActionSchema<{ dx: z.ZodNumber }> = Action.extend({ dx: z.number() });
  * ```

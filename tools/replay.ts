@@ -17,10 +17,10 @@
  *
  * @module
  */
-import { EnvTorchError } from "./errors.ts";
+import { EnvTorchError } from "../protocol/errors.ts";
 import { type Difference, firstDifference, type JsonPath, pathMatcher } from "./json_diff.ts";
-import type { CallRecord, Recording } from "./recording.ts";
-import type { ClientRequest, Transport } from "./transport.ts";
+import type { CallRecord, Recording } from "../client/recording.ts";
+import type { ClientRequest, Transport } from "../client/transport.ts";
 
 /** Field names ignored at any depth: timings that legitimately vary from run to run. */
 export const DEFAULT_IGNORED_FIELDS: readonly string[] = [
@@ -99,7 +99,9 @@ export interface ReplayReport {
  *
  * @example
  * ```ts ignore
- * import { readRecording, replayRecording, WebSocketTransport } from "../mod.ts";
+ * import { readRecording } from "../client/recording.ts";
+ * import { replayRecording } from "./replay.ts";
+ * import { WebSocketTransport } from "../client/transport.ts";
  * const recording = await readRecording("episode.jsonl");
  * await using transport = new WebSocketTransport("http://127.0.0.1:8000");
  * const report = await replayRecording(recording, transport);

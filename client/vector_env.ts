@@ -6,8 +6,8 @@
  * @module
  */
 import type { HTTPEnvClient, StepCallOptions } from "./client.ts";
-import { asEnvTorchError, type EnvTorchError, TimeoutError } from "./errors.ts";
-import type { Action, Observation, Reward, State } from "./models.ts";
+import { asEnvTorchError, type EnvTorchError, TimeoutError } from "../protocol/errors.ts";
+import type { Action, Observation, Reward, State } from "../protocol/models.ts";
 
 /** What happens to an env whose episode ended. */
 export type AutoresetMode =
@@ -71,9 +71,12 @@ export interface VectorResetOptions {
  *
  * @example
  * ```ts
- * import { EchoEnv, EchoEnvironment, echoModels, createApp, VectorEnv } from "../mod.ts";
+ * import { createApp, EchoEnv, EchoEnvironment, echoModels, inProcess, VectorEnv } from "../mod.ts";
  * await using app = createApp(() => new EchoEnvironment(), echoModels);
- * await using vec = new VectorEnv([new EchoEnv({ app }), new EchoEnv({ app })]);
+ * await using vec = new VectorEnv([
+ *   new EchoEnv({ transport: inProcess(app) }),
+ *   new EchoEnv({ transport: inProcess(app) }),
+ * ]);
  * await vec.reset({ seed: 0 });
  * const { rewards } = await vec.step([{ message: "hi" }, { message: "hello" }]);
  * console.log(rewards); // [ 0.2, 0.5 ]

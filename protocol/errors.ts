@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 
 /** Error codes of the wire protocol, plus the client-side ones. */
 export type ErrorCode =

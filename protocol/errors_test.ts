@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import {
   CapacityError,
   errorFromHttp,

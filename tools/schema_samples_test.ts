@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { checkSchema } from "./json_schema.ts";
-import { jsonSchemas } from "./models.ts";
+import { jsonSchemas } from "../protocol/models.ts";
 import { invalidFromSchema, sampleFromSchema } from "./schema_samples.ts";
 import { echoModels } from "../envs/echo/models.ts";
 

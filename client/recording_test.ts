@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { GenericEnvClient } from "./client.ts";
-import { createApp } from "./server.ts";
-import { InProcessTransport } from "./transport.ts";
+import { createApp } from "../server/app.ts";
+import { InProcessTransport } from "../server/in_process.ts";
 import { EpisodeRecorder, parseRecording, RecordingFormatError } from "./recording.ts";
-import { replayRecording } from "./replay.ts";
+import { replayRecording } from "../tools/replay.ts";
 import { EchoEnvironment, echoModels } from "../envs/echo/mod.ts";
 
 async function record(calls: (env: GenericEnvClient) => Promise<unknown>): Promise<string> {
   const lines: string[] = [];
   await using app = createApp(() => new EchoEnvironment(), echoModels);
   const env = new GenericEnvClient({
-    app,
+    transport: new InProcessTransport(app),
     recordTo: new EpisodeRecorder((line) => void lines.push(line)),
   });
   await calls(env).catch(() => {});

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { ConnectionError, TimeoutError } from "./errors.ts";
-import { type Endpoint, parseBaseUrl } from "./transport.ts";
+import { ConnectionError, TimeoutError } from "../protocol/errors.ts";
+import { type Endpoint, parseBaseUrl } from "../client/transport.ts";
 
 /** An HTTP response, read whole. */
 export interface ProbeResponse {

@@ -13,13 +13,10 @@ import {
   errorFromHttp,
   errorFromWire,
   InvalidJsonError,
-  TimeoutError,
   type WireError,
-} from "./errors.ts";
-import { type Deadline, DeadlineClock } from "./deadline_clock.ts";
-import { SESSION_HEADER, type WireStepResult } from "./models.ts";
-import type { EnvApp } from "./server.ts";
-import { openWireSession, type WireSession } from "./wire_session.ts";
+} from "../protocol/errors.ts";
+import { withDeadline } from "../protocol/deadline.ts";
+import { SESSION_HEADER, type WireStepResult } from "../protocol/models.ts";
 
 /** A request the client makes. */
 export type ClientRequest =
@@ -48,6 +45,8 @@ export interface Transport extends AsyncDisposable {
   close(): Promise<void>;
   /** False once the transport knows its session is gone (connection lost, closed). */
   readonly alive: boolean;
+  /** What the client reports as its `baseUrl` when none is given (e.g. `in-process`). */
+  readonly name?: string;
 }
 
 /** Where a base URL points, split into what fetch and WebSocket need. */
@@ -86,103 +85,6 @@ export function parseBaseUrl(baseUrl: string): Endpoint {
     httpBase: `${secure ? "https" : "http"}://${url.host}${path}`,
     wsBase: `${secure ? "wss" : "ws"}://${url.host}${path}`,
   };
-}
-
-const clock = new DeadlineClock(20);
-
-/**
- * How a call learns that it was cancelled (caller's signal or timeout):
- * a callback, or an AbortSignal made only when asked for (fetch needs one).
- */
-interface Cancellation {
-  /** An AbortSignal that aborts on cancel; created on first use. */
-  readonly signal: AbortSignal;
-  /** Registers the one callback run on cancel. */
-  onCancel(callback: (reason: unknown) => void): void;
-}
-
-/**
- * One call's cancellation state: it is the deadline on the shared clock and
- * the listener on the caller's signal (`handleEvent`), so a call allocates
- * one object rather than a set of closures.
- */
-class Call implements Cancellation, Deadline {
-  at: number;
-  timedOut = false;
-  #what: string;
-  #caller?: AbortSignal;
-  #controller?: AbortController;
-  #callback?: (reason: unknown) => void;
-  #cancelled = false;
-  #reason: unknown;
-
-  constructor(what: string, timeoutS: number, caller?: AbortSignal) {
-    this.at = Date.now() + timeoutS * 1000;
-    this.#what = what;
-    this.#caller = caller;
-  }
-
-  /** The deadline passed. */
-  fire(): void {
-    this.timedOut = true;
-    this.#cancel(new DOMException(`${this.#what} timed out`, "TimeoutError"));
-  }
-
-  /** The caller's signal aborted. */
-  handleEvent(): void {
-    this.#cancel(this.#caller!.reason);
-  }
-
-  get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
-    if (this.#cancelled && !this.#controller.signal.aborted) this.#controller.abort(this.#reason);
-    return this.#controller.signal;
-  }
-
-  onCancel(callback: (reason: unknown) => void): void {
-    this.#callback = callback;
-    if (this.#cancelled) callback(this.#reason);
-  }
-
-  #cancel(reason: unknown): void {
-    if (this.#cancelled) return;
-    this.#cancelled = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
-    this.#callback?.(reason);
-  }
-}
-
-/**
- * Runs `fn`, cancelling it on the caller's signal or after the timeout. This
- * is on every call's path, so it allocates little: the timeout is a deadline
- * on a shared clock (not a timer of its own, nor AbortSignal.timeout/any),
- * and an AbortController exists only if `fn` asks for a signal.
- */
-async function withDeadline<T>(
-  what: string,
-  options: CallOptions,
-  fn: (cancellation: Cancellation) => Promise<T>,
-): Promise<T> {
-  const caller = options.signal;
-  if (caller?.aborted) throw caller.reason;
-  const call = new Call(what, options.timeoutS, caller);
-  clock.add(call);
-  caller?.addEventListener("abort", call, { once: true });
-  try {
-    return await fn(call);
-  } catch (error) {
-    if (call.timedOut) {
-      throw new TimeoutError(`${what} got no answer within ${options.timeoutS} s`, {
-        cause: error,
-      });
-    }
-    if (caller?.aborted) throw caller.reason;
-    throw error;
-  } finally {
-    clock.remove(call);
-    caller?.removeEventListener("abort", call);
-  }
 }
 
 /** Options of the network transports. */
@@ -472,57 +374,6 @@ export class WebSocketTransport implements Transport {
       await closed;
     }
     this.#client?.close();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-}
-
-/** Transport that calls an app's session code directly, with no socket: for tests and embedding. */
-export class InProcessTransport implements Transport {
-  #app: EnvApp;
-  #wire?: Promise<WireSession>;
-  #closed = false;
-  #closedByServer = false;
-
-  /** Serves requests from `app` in this process. */
-  constructor(app: EnvApp) {
-    this.#app = app;
-  }
-
-  /** Alive until closed, or until its session is closed by the server. */
-  get alive(): boolean {
-    return !this.#closed && !this.#closedByServer;
-  }
-
-  #open(): Promise<WireSession> {
-    return this.#wire ??= openWireSession(this.#app.sessions, this.#app.limits.maxMessageBytes)
-      .then((r) => {
-        if (r instanceof EnvTorchError) throw r;
-        r.session.onClose(() => (this.#closedByServer = true));
-        return r;
-      });
-  }
-
-  async request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
-    if (this.#closed) throw new ConnectionError("Client is closed");
-    const wire = await this.#open();
-    return await withDeadline(request.type, options, async (cancellation) => {
-      const cancelled = new Promise<never>((_, reject) => cancellation.onCancel(reject));
-      const { reply } = await Promise.race([wire.handle(JSON.stringify(request)), cancelled]);
-      if (!reply) throw new ConnectionError("Session closed");
-      if (reply.type === "error") throw errorFromWire(reply.data);
-      return reply as TransportReply;
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const wire = await this.#wire?.catch(() => undefined);
-    if (wire) await this.#app.sessions.close(wire.session.id, "closed by the client");
   }
 
   /** Same as `close()`. */

@@ -38,7 +38,7 @@ export type MaybePromise<T> = T | Promise<T>;
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { Action, Environment, Observation, State } from "../mod.ts";
  *
  * const CountAction = Action.extend({ by: z.number().int() });

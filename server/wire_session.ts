@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import {
   asEnvTorchError,
   type EnvTorchError,
@@ -14,8 +14,8 @@ import {
   toWireError,
   UnknownTypeError,
   ValidationError,
-} from "./errors.ts";
-import { JsonObjectSchema, serializeObservation } from "./models.ts";
+} from "../protocol/errors.ts";
+import { JsonObjectSchema, serializeObservation } from "../protocol/models.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Session, SessionManager } from "./sessions.ts";
 

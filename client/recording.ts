@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { z } from "zod";
-import { EnvTorchError } from "./errors.ts";
+import { z } from "npm:zod@4.6.7";
+import { EnvTorchError } from "../protocol/errors.ts";
 import type { CallOptions, ClientRequest, Transport, TransportReply } from "./transport.ts";
 
 /** The `format` of a recording's header line. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EnvFactory, Environment } from "./environment.ts";
+import type { EnvFactory, Environment } from "../protocol/environment.ts";
 import { Metrics } from "./metrics.ts";
 import {
   asEnvTorchError,
@@ -14,14 +14,14 @@ import {
   FactoryError,
   SessionError,
   ValidationError,
-} from "./errors.ts";
+} from "../protocol/errors.ts";
 import {
   type EnvModels,
   type Observation,
   ResetOptions,
   type State,
   type StepResult,
-} from "./models.ts";
+} from "../protocol/models.ts";
 
 /** Which transport opened a session. */
 export type SessionKind = "http" | "ws" | "local";

@@ -1,0 +1,53 @@
+/**
+ * The client side: typed env clients, transports (WebSocket, HTTP),
+ * recording, and the vector env. Importing it loads neither Hono nor any
+ * provider.
+ *
+ * @module
+ */
+export {
+  type ClientOptions,
+  GenericEnvClient,
+  GenericObservation,
+  HTTPEnvClient,
+  type JsonObject,
+  type RequestOptions,
+  type ResetCallOptions,
+  type ServerHandle,
+  type StepCallOptions,
+} from "./client.ts";
+export {
+  type CallOptions,
+  type ClientRequest,
+  HttpTransport,
+  parseBaseUrl,
+  type Transport,
+  type TransportReply,
+  WebSocketTransport,
+} from "./transport.ts";
+export {
+  type CallEntry,
+  CallRecord,
+  EpisodeRecorder,
+  parseRecording,
+  readRecording,
+  type RecorderOptions,
+  type Recording,
+  RecordingFormatError,
+  RecordingHeader,
+  RecordingTransport,
+} from "./recording.ts";
+export {
+  type AutoresetMode,
+  VectorEnv,
+  type VectorEnvOptions,
+  type VectorOutcome,
+  type VectorResetOptions,
+  type VectorResult,
+} from "./vector_env.ts";
+export {
+  EnvClient,
+  type EnvClientClass,
+  type FromProviderOptions,
+  type ProvidedClientOptions,
+} from "./env_client.ts";

@@ -1,0 +1,17 @@
+/**
+ * The server side: the Hono app (`createApp`, `serve`), sessions, the
+ * WebSocket wire session, metrics, and the in-process transport.
+ *
+ * @module
+ */
+export {
+  type AppOptions,
+  createApp,
+  EnvApp,
+  type ListenOptions,
+  type RunningServer,
+  serve,
+} from "./app.ts";
+export { Session, SessionManager, type SessionManagerOptions } from "./sessions.ts";
+export { Metrics, STEP_BUCKETS } from "./metrics.ts";
+export { inProcess, InProcessTransport } from "./in_process.ts";
