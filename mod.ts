@@ -44,6 +44,8 @@ export {
   type StepOptions,
 } from "./protocol/environment.ts";
 export {
+  type AccessCode,
+  AccessError,
   CapacityError,
   ConnectionError,
   EnvTorchError,

@@ -22,6 +22,7 @@ Options:
   --action JSON     the action each step sends (default: the env's example action)
   --transport T     websocket | http (default websocket)
   --json            one JSON object on stdout
+  --token TOKEN     token for a server that asks for one (default: $ENVTORCH_TOKEN)
   -h, --help        show this help`;
 
 export const benchCommand: Command = {
@@ -35,6 +36,7 @@ export const benchCommand: Command = {
       action: { type: "string" },
       transport: { type: "string" },
       json: { type: "boolean" },
+      token: { type: "string" },
     });
     const target = onePositional(positionals, "URL or env", "bench");
     const sessions = intFlag("sessions", values.sessions, 1, 100_000) ?? 1;
@@ -74,6 +76,7 @@ export const benchCommand: Command = {
         action,
         transport,
         onProgress: progress,
+        token: values.token,
       });
       if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
       if (values.json) {

@@ -35,6 +35,7 @@ in a child process for the session and stopped after.
 Options:
   --transport T    websocket (default) or http
   --record FILE    record the session to FILE (JSONL), for envtorch replay
+  --token TOKEN    token for a server that asks for one (default: $ENVTORCH_TOKEN)
   -h, --help       show this help
 
 Exit codes: 0 every command succeeded, 1 a command failed or the server cannot
@@ -48,6 +49,7 @@ export const replCommand: Command = {
     const { values, positionals } = parseFlags(args, {
       transport: { type: "string" },
       record: { type: "string" },
+      token: { type: "string" },
     });
     onePositional(positionals, "URL or env", "open");
     const transport = transportFlag(values.transport);
@@ -56,11 +58,12 @@ export const replCommand: Command = {
       baseUrl: target.baseUrl,
       transport,
       recordTo: values.record,
+      token: values.token,
     });
     // Fail now, not at the first command, when the server cannot be reached.
     await env.connect();
     if (transport === "http") {
-      await using probe = new Probe(target.baseUrl, { timeoutS: 10 });
+      await using probe = new Probe(target.baseUrl, { timeoutS: 10, token: values.token });
       await probe.http("/health");
     }
     const interactive = Deno.stdin.isTerminal();
@@ -99,7 +102,7 @@ export const replCommand: Command = {
               throw new UsageError(
                 renderRefusal(error, {
                   what: `action ${JSON.stringify(action)}`,
-                  actionSchema: await actionSchema(target.baseUrl),
+                  actionSchema: await actionSchema(target.baseUrl, values.token),
                 }),
               );
             }

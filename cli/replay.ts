@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { envToken, withToken } from "../client/token.ts";
 import { readRecording, RecordingFormatError } from "../client/recording.ts";
 import { DEFAULT_IGNORED_FIELDS, replayRecording, type ReplayReport } from "../tools/replay.ts";
 import { HttpTransport, WebSocketTransport } from "../client/transport.ts";
@@ -37,6 +38,7 @@ Options:
   --transport T         websocket (default) or http
   --timeout S           seconds each call may take (default 60)
   --json                one JSON report on stdout, no progress
+  --token TOKEN         token for a server that asks for one (default: $ENVTORCH_TOKEN)
   -h, --help            show this help
 
 Exit codes: 0 no divergence, 1 a divergence (or the replay could not run),
@@ -55,6 +57,7 @@ export const replayCommand: Command = {
       transport: { type: "string" },
       timeout: { type: "string" },
       json: { type: "boolean" },
+      token: { type: "string" },
     });
     onePositional(positionals, "recording file", "replay");
     if (!values.against) throw new UsageError("Missing --against <url | env>");
@@ -76,9 +79,10 @@ export const replayCommand: Command = {
     const progress = out.task(`replay ${file}`, { total: recording.calls.length });
     progress.update(`starting ${values.against}`);
     await using target = await openTarget(values.against);
+    const headers = withToken(undefined, values.token ?? envToken());
     await using transport = transportKind === "http"
-      ? new HttpTransport(target.baseUrl)
-      : new WebSocketTransport(target.baseUrl);
+      ? new HttpTransport(target.baseUrl, { headers })
+      : new WebSocketTransport(target.baseUrl, { headers });
     const report = await replayRecording(recording, transport, {
       ignore: values.ignore,
       defaultIgnores: !values["no-default-ignores"],

@@ -5,6 +5,7 @@
  */
 import { createApp, serve } from "../server/app.ts";
 import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
+import { isLoopback } from "../server/front_door.ts";
 import {
   type Command,
   intFlag,
@@ -29,6 +30,23 @@ Options:
   --idle-timeout S     close a session after S seconds without a call (default 300, 0: never)
   --admission-wait S   when full, let a new session wait S seconds for a slot (default 0: refuse)
   --max-body-bytes N   largest request body or WebSocket message (default 1048576)
+
+Front door (see the README's server section):
+  --token TOKEN        require Authorization: Bearer TOKEN on every request but
+                       GET /health (default: $ENVTORCH_TOKEN); required, at least
+                       16 characters, when --host is not a loopback address.
+                       Prefer $ENVTORCH_TOKEN: arguments show in process lists
+  --allow-origin URL   a browser origin allowed to open WebSockets and POST/DELETE,
+                       e.g. https://notebook.example.com (repeatable; * allows any).
+                       Requests without an Origin header are always allowed
+  --allow-host NAME    a Host name to answer to besides the bound address,
+                       localhost, 127.0.0.1 and ::1 (repeatable; * allows any)
+  --max-connections N  WebSocket connections at once (default 128)
+  --max-connections-per-peer N
+                       WebSocket connections at once from one address (default 64)
+  --first-message-timeout S
+                       close a WebSocket that sends no complete message within S
+                       seconds, freeing its session (default 10, 0: never)
   -h, --help           show this help`;
 
 export const serveCommand: Command = {
@@ -45,6 +63,12 @@ export const serveCommand: Command = {
       "admission-wait": { type: "string" },
       "max-body-bytes": { type: "string" },
       "exit-on-stdin-eof": { type: "boolean" },
+      token: { type: "string" },
+      "allow-origin": { type: "string", multiple: true },
+      "allow-host": { type: "string", multiple: true },
+      "max-connections": { type: "string" },
+      "max-connections-per-peer": { type: "string" },
+      "first-message-timeout": { type: "string" },
     });
     onePositional(positionals, "env", "serve");
     const socket = values.socket ??
@@ -61,6 +85,20 @@ export const serveCommand: Command = {
     const idleTimeoutS = numberFlag("idle-timeout", values["idle-timeout"]);
     const admissionWaitS = numberFlag("admission-wait", values["admission-wait"]);
     const maxBytes = intFlag("max-body-bytes", values["max-body-bytes"], 1024, 1 << 30);
+    const hostname = values.host ?? Deno.env.get("ENVTORCH_HOST") ?? undefined;
+    const token = values.token ?? (Deno.env.get("ENVTORCH_TOKEN") || undefined);
+    checkToken(token, socket ? undefined : hostname ?? "127.0.0.1");
+    const maxConnections = intFlag("max-connections", values["max-connections"], 1, 1_000_000);
+    const maxConnectionsPerPeer = intFlag(
+      "max-connections-per-peer",
+      values["max-connections-per-peer"],
+      1,
+      1_000_000,
+    );
+    const firstMessageTimeoutS = numberFlag(
+      "first-message-timeout",
+      values["first-message-timeout"],
+    );
     const target = positionals[0]!;
     const manifest = isManifestSpecifier(target)
       ? await loadManifest(target)
@@ -72,8 +110,13 @@ export const serveCommand: Command = {
       concurrentSessions: manifest.concurrentSessions,
       maxBodyBytes: maxBytes,
       maxMessageBytes: maxBytes,
+      token,
+      allowedOrigins: values["allow-origin"],
+      allowedHosts: values["allow-host"],
+      maxConnections,
+      maxConnectionsPerPeer,
+      firstMessageTimeoutS,
     });
-    const hostname = values.host ?? Deno.env.get("ENVTORCH_HOST") ?? undefined;
     const server = socket ? serve(app, { socket }) : serve(app, { port, hostname });
     console.log(`envtorch: serving ${manifest.name} on ${server.baseUrl}`);
     const stop = () => void server.shutdown();
@@ -96,3 +139,20 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Refuses to serve beyond loopback without a token, and refuses tokens too
+ * short to stand a guess. `hostname` is undefined for a unix socket.
+ */
+function checkToken(token: string | undefined, hostname: string | undefined): void {
+  if (token !== undefined && token.length < 16) {
+    throw new UsageError("--token (ENVTORCH_TOKEN) must be at least 16 characters");
+  }
+  if (token === undefined && hostname !== undefined && !isLoopback(hostname)) {
+    throw new UsageError(
+      `Refusing to serve on ${hostname} without a token: anyone who can reach that address ` +
+        `could drive the env. Set ENVTORCH_TOKEN (or --token) to a secret of at least 16 ` +
+        `characters, or bind a loopback address such as 127.0.0.1`,
+    );
+  }
+}

@@ -33,6 +33,7 @@ Options:
   --transport T    websocket (default) or http
   --record FILE    record the episode to FILE (JSONL), for envtorch replay
   --json           one JSON object per line on stdout
+  --token TOKEN    token for a server that asks for one (default: $ENVTORCH_TOKEN)
   -h, --help       show this help
 
 Exit codes: 0 ok, 1 the server refused a call or cannot be reached, 2 usage error.`;
@@ -50,6 +51,7 @@ export const stepCommand: Command = {
       transport: { type: "string" },
       record: { type: "string" },
       json: { type: "boolean" },
+      token: { type: "string" },
     });
     onePositional(positionals, "URL or env", "step");
     const spec = positionals[0]!;
@@ -75,6 +77,7 @@ export const stepCommand: Command = {
       baseUrl: target.baseUrl,
       transport,
       recordTo: values.record,
+      token: values.token,
     });
     const first = await env.reset(reset);
     print(out, "reset", 0, first);
@@ -84,7 +87,7 @@ export const stepCommand: Command = {
         result = await env.step(action);
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
-        const schema = await actionSchema(target.baseUrl);
+        const schema = await actionSchema(target.baseUrl, values.token);
         out.note(renderRefusal(error, {
           what: `action ${i + 1} ${JSON.stringify(action)}`,
           actionSchema: schema,
@@ -138,9 +141,12 @@ function print(
 }
 
 /** The server's action schema, if it publishes one. */
-export async function actionSchema(baseUrl: string): Promise<JsonSchema | undefined> {
+export async function actionSchema(
+  baseUrl: string,
+  token?: string,
+): Promise<JsonSchema | undefined> {
   try {
-    await using probe = new Probe(baseUrl, { timeoutS: 10 });
+    await using probe = new Probe(baseUrl, { timeoutS: 10, token });
     const res = await probe.http("/schema");
     const body = res.json as Record<string, unknown> | undefined;
     return res.status === 200 && body && typeof body.action === "object"

@@ -34,6 +34,7 @@ Options:
   --seed N          seed of the determinism check (default 42)
   --timeout S       seconds each request may take (default 30)
   --json            one JSON report on stdout, no progress
+  --token TOKEN     token for a server that asks for one (default: $ENVTORCH_TOKEN)
   -h, --help        show this help
 
 Exit codes: 0 no check failed (skips allowed), 1 a check failed or the server
@@ -50,6 +51,7 @@ export const validateCommand: Command = {
       seed: { type: "string" },
       timeout: { type: "string" },
       json: { type: "boolean" },
+      token: { type: "string" },
     });
     onePositional(positionals, "URL or env", "validate");
     const action = values.action !== undefined
@@ -77,6 +79,7 @@ export const validateCommand: Command = {
     const report = await validateServer(target.baseUrl, {
       action: chosen,
       actionSource: source,
+      token: values.token,
       deterministic: values.deterministic || manifest?.deterministic === true,
       seed,
       timeoutS,

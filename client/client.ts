@@ -26,6 +26,7 @@ import {
 } from "./transport.ts";
 
 import type { ServerHandle } from "../protocol/provider.ts";
+import { envToken, withToken } from "./token.ts";
 /** A running server someone started for this client (a process, a container). */
 export type { ServerHandle };
 
@@ -48,6 +49,13 @@ export interface ClientOptions {
   timeoutS?: number;
   /** Extra headers on requests (or the WebSocket handshake). */
   headers?: HeadersInit;
+  /**
+   * Token for a server that asks for one, sent as `Authorization: Bearer
+   * <token>` on every request and on the WebSocket handshake. Pass `""` to
+   * send none.
+   * @default the server handle's token, else $ENVTORCH_TOKEN
+   */
+  token?: string;
   /** The fetch the HTTP transport uses (e.g. `app.request`, to stay in-process). */
   fetch?: (input: string, init: RequestInit & { client?: Deno.HttpClient }) => Promise<Response>;
   /** Aborts every call of this client. */
@@ -145,7 +153,8 @@ export class HTTPEnvClient<
     } else {
       if (!options.baseUrl) throw new TypeError("An env client needs a baseUrl or a transport");
       this.baseUrl = options.baseUrl;
-      const net = { headers: options.headers, fetch: options.fetch };
+      const token = options.token ?? options.server?.token ?? envToken();
+      const net = { headers: withToken(options.headers, token), fetch: options.fetch };
       this.#transport = options.transport === "http"
         ? new HttpTransport(options.baseUrl, net)
         : new WebSocketTransport(options.baseUrl, net);

@@ -51,3 +51,4 @@ export {
   type FromProviderOptions,
   type ProvidedClientOptions,
 } from "./env_client.ts";
+export { envToken, withToken } from "./token.ts";

@@ -219,6 +219,20 @@ export class HttpTransport implements Transport {
   }
 }
 
+const REFUSALS: Record<string, string> = {
+  "401": "the server needs a token (ENVTORCH_TOKEN, or the client's token option)",
+  "403": "the server refused this client's Origin",
+  "421": "the server does not answer to this host name",
+  "503": "the server has as many WebSocket connections as it allows",
+};
+
+/** Adds what a refused WebSocket handshake's status means to the runtime's message. */
+function refusalHint(message: string): string {
+  const status = message.match(/status code:? (\d{3})/i)?.[1];
+  const hint = status ? REFUSALS[status] : undefined;
+  return hint ? `${message} (${hint})` : message;
+}
+
 interface Pending {
   resolve: (reply: TransportReply) => void;
   reject: (error: unknown) => void;
@@ -287,7 +301,7 @@ export class WebSocketTransport implements Transport {
           };
           socket.onmessage = (event) => this.#onMessage(event.data);
           socket.onerror = (event) => {
-            const message = (event as ErrorEvent).message || "connection failed";
+            const message = refusalHint((event as ErrorEvent).message || "connection failed");
             this.#failure ??= new ConnectionError(
               this.#socket
                 ? `Connection to ${where} lost: ${message}`

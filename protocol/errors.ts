@@ -17,7 +17,27 @@ export type ErrorCode =
   | "FACTORY_ERROR"
   | "SESSION_ERROR"
   | "TIMEOUT"
-  | "CONNECTION_ERROR";
+  | "CONNECTION_ERROR"
+  | AccessCode;
+
+/**
+ * Codes of the requests the server's front door refuses before any route
+ * runs: a missing or wrong token (401), a foreign `Origin` (403), a body that
+ * is not JSON by its `Content-Type` (415), a `Host` the server does not
+ * answer to (421).
+ */
+export type AccessCode =
+  | "UNAUTHORIZED"
+  | "ORIGIN_NOT_ALLOWED"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "HOST_NOT_ALLOWED";
+
+const ACCESS_STATUS: Record<AccessCode, number> = {
+  UNAUTHORIZED: 401,
+  ORIGIN_NOT_ALLOWED: 403,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  HOST_NOT_ALLOWED: 421,
+};
 
 /** One validation problem, in FastAPI's shape: where, what, and which kind. */
 export interface ValidationIssue {
@@ -193,6 +213,16 @@ export class TimeoutError extends EnvTorchError {
   }
 }
 
+/** The server refused the request at its front door (token, Origin, Host, Content-Type). */
+export class AccessError extends EnvTorchError {
+  /** The error class name. */
+  override name = "AccessError";
+  /** Creates the error; the status follows from the code. */
+  constructor(code: AccessCode, message: string, options?: EnvTorchErrorOptions) {
+    super(code, ACCESS_STATUS[code], message, options);
+  }
+}
+
 /** The server cannot be reached, or the connection dropped (client side). */
 export class ConnectionError extends EnvTorchError {
   /** The error class name. */
@@ -258,6 +288,11 @@ export function errorFromWire(data: WireError, status?: number): EnvTorchError {
       return new TimeoutError(msg, { details: rest });
     case "EXECUTION_ERROR":
       return new ExecutionError(msg, { details: rest });
+    case "UNAUTHORIZED":
+    case "ORIGIN_NOT_ALLOWED":
+    case "UNSUPPORTED_MEDIA_TYPE":
+    case "HOST_NOT_ALLOWED":
+      return new AccessError(code, msg, { details: rest });
     default:
       return new EnvTorchError(
         "EXECUTION_ERROR",
@@ -301,5 +336,8 @@ function codeForStatus(status: number): ErrorCode {
   if (status === 404 || status === 409) return "SESSION_ERROR";
   if (status === 413 || status === 422) return "VALIDATION_ERROR";
   if (status === 503) return "CAPACITY_REACHED";
+  for (const [code, s] of Object.entries(ACCESS_STATUS)) {
+    if (s === status) return code as AccessCode;
+  }
   return "EXECUTION_ERROR";
 }

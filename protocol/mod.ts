@@ -32,6 +32,8 @@ export {
   type StepOptions,
 } from "./environment.ts";
 export {
+  type AccessCode,
+  AccessError,
   asEnvTorchError,
   CapacityError,
   ConnectionError,

@@ -15,6 +15,8 @@
 export interface ServerHandle {
   /** Where the server listens: `http://127.0.0.1:PORT` or `unix:/path/to.sock`. */
   baseUrl: string;
+  /** The token the server asks for, if the provider gave it one; clients send it. */
+  token?: string;
   /** Stops the server and frees everything it holds; safe to call twice. */
   close(): Promise<void>;
 }

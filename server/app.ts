@@ -24,14 +24,18 @@ import {
   serializeObservation,
   SESSION_HEADER,
 } from "../protocol/models.ts";
+import { FrontDoor, type FrontDoorOptions } from "./front_door.ts";
 import { type Session, SessionManager } from "./sessions.ts";
 import { errorMessage, openWireSession, type WireSession } from "./wire_session.ts";
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_PENDING_MESSAGES = 256;
 
-/** Options of {@link createApp}. */
-export interface AppOptions {
+/**
+ * Options of {@link createApp}; the front door's (token, allowed origins and
+ * hosts, WebSocket connection caps) are described in server/front_door.ts.
+ */
+export interface AppOptions extends FrontDoorOptions {
   /**
    * Most sessions open at once, HTTP and WebSocket together. Forced to 1
    * when `concurrentSessions` is false.
@@ -72,6 +76,8 @@ export interface AppOptions {
 export class EnvApp extends Hono implements AsyncDisposable {
   /** The sessions of this app, HTTP and WebSocket alike. */
   sessions!: SessionManager;
+  /** The checks every request passes first (token, Origin, Host, WebSocket caps). */
+  frontDoor!: FrontDoor;
   /** The options in effect. */
   limits!: Required<Pick<AppOptions, "maxBodyBytes" | "maxMessageBytes">>;
 
@@ -122,6 +128,7 @@ export function createApp(
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
     maxMessageBytes: options.maxMessageBytes ?? 1 << 20,
   };
+  app.frontDoor = new FrontDoor(options);
   const sessions = app.sessions;
   const schemas = jsonSchemas(models);
   let metadata: Promise<EnvMetadata> | undefined = options.metadata
@@ -171,6 +178,7 @@ export function createApp(
     return c.json(toHttpBody(e), e.status as 400);
   });
   app.notFound((c) => c.json({ detail: "Not Found" }, 404));
+  app.use("*", app.frontDoor.middleware());
 
   app.get("/health", (c) => c.json({ status: "healthy" }));
 
@@ -258,19 +266,38 @@ export function createApp(
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.json({ detail: "Expected a WebSocket upgrade request" }, 426);
     }
+    const ticket = app.frontDoor.admitWebSocket(c.env);
+    if (ticket instanceof Response) return ticket;
     let upgraded;
     try {
       upgraded = Deno.upgradeWebSocket(c.req.raw);
     } catch (error) {
+      ticket.release();
       return c.json({ detail: `Cannot upgrade to WebSocket: ${(error as Error).message}` }, 400);
     }
     const { socket, response } = upgraded;
     const opened = openWireSession(sessions, app.limits.maxMessageBytes);
     attachSocket(socket, opened, sessions);
+    // A connection silent past the deadline is closed and its session freed.
+    ticket.watch(
+      socket,
+      () =>
+        void closeOpened(opened, sessions, "closed: no message before the first-message deadline"),
+    );
     return response;
   });
 
   return app;
+}
+
+/** Closes the session of a WebSocket connection, once it is open. */
+async function closeOpened(
+  opened: Promise<WireSession | EnvTorchError>,
+  sessions: SessionManager,
+  reason: string,
+): Promise<void> {
+  const result = await opened;
+  if (!(result instanceof EnvTorchError)) await sessions.close(result.session.id, reason);
 }
 
 /** Wires a server-side WebSocket to its session, in message order. */
@@ -454,6 +481,7 @@ export function serve(app: EnvApp, options: ListenOptions): RunningServer {
     baseUrl = `unix:${options.socket}`;
   } else {
     const hostname = options.hostname ?? "127.0.0.1";
+    app.frontDoor.bindTo(hostname);
     const tcp = Deno.serve({ port: options.port, hostname, onListen: () => {} }, app.fetch);
     server = tcp;
     const host = hostname === "0.0.0.0"

@@ -84,7 +84,8 @@ Deno.test("serve echo over TCP answers curl-style requests with PROTOCOL.md's sh
   assert.ok(match, server.firstLine);
   const base = match[1]!;
   assert.deepEqual(await (await fetch(`${base}/health`)).json(), { status: "healthy" });
-  const reset = await fetch(`${base}/reset`, { method: "POST", body: "{}" });
+  const json = { "content-type": "application/json" };
+  const reset = await fetch(`${base}/reset`, { method: "POST", headers: json, body: "{}" });
   assert.deepEqual(await reset.json(), {
     observation: { echoed_message: "Echo environment ready!", message_length: 0, metadata: {} },
     reward: 0,
@@ -92,6 +93,7 @@ Deno.test("serve echo over TCP answers curl-style requests with PROTOCOL.md's sh
   });
   const step = await fetch(`${base}/step`, {
     method: "POST",
+    headers: json,
     body: JSON.stringify({ action: { message: "Hello, World!" } }),
   });
   const body = await step.json();

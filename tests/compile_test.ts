@@ -51,6 +51,7 @@ Deno.test({
     const step = await fetch(`${base}/reset`, { method: "POST" }).then(() =>
       fetch(`${base}/step`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ action: { message: "Hello, World!" } }),
       })
     );

@@ -80,12 +80,18 @@ dockerTest(
         const bindings = info.NetworkSettings.Ports?.["8000/tcp"] ?? [];
         assert.ok(bindings.length > 0);
         for (const b of bindings) assert.equal(b.HostIp, "127.0.0.1");
+        // The server binds 0.0.0.0 in the container, so it was given a token.
+        assert.ok(server.token && server.token.length >= 16, "a TCP container has a token");
         {
-          await using ws = new EchoEnv({ baseUrl: server.baseUrl });
+          await using ws = new EchoEnv({ baseUrl: server.baseUrl, token: server.token });
           await episode(ws);
         }
         {
-          await using http = new EchoEnv({ baseUrl: server.baseUrl, transport: "http" });
+          await using http = new EchoEnv({
+            baseUrl: server.baseUrl,
+            transport: "http",
+            token: server.token,
+          });
           await episode(http);
         }
       });

@@ -91,7 +91,7 @@ Deno.test("hostile HTTP inputs", async (t) => {
 
   await t.step("a Content-Length that lies (says small, sends more) is cut off", async () => {
     const text =
-      `POST /step HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{"action":{"message":"${
+      `POST /step HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"action":{"message":"${
         "y".repeat(100)
       }"}}`;
     const reply = await rawRequest(port, new TextEncoder().encode(text));
@@ -135,7 +135,7 @@ Deno.test("hostile HTTP inputs", async (t) => {
     const nul = await rawRequest(
       port,
       new TextEncoder().encode(
-        "GET /state HTTP/1.1\r\nHost: x\r\nenvtorch-session: ab\0cd\r\n\r\n",
+        "GET /state HTTP/1.1\r\nHost: 127.0.0.1\r\nenvtorch-session: ab\0cd\r\n\r\n",
       ),
     );
     assert.match(nul, /^HTTP\/1.1 400/);

@@ -5,6 +5,7 @@
  * @module
  */
 import { GenericEnvClient, type HTTPEnvClient } from "../client/client.ts";
+import { envToken, withToken } from "../client/token.ts";
 import { EnvTorchError } from "../protocol/errors.ts";
 import { parseBaseUrl } from "../client/transport.ts";
 
@@ -67,6 +68,11 @@ export interface LoadOptions {
   validate?: boolean;
   /** Called with progress text while running. */
   onProgress?: (text: string) => void;
+  /**
+   * Token for a server that asks for one.
+   * @default $ENVTORCH_TOKEN
+   */
+  token?: string;
 }
 
 /** What {@link runLoad} measured. */
@@ -108,12 +114,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const i = next++;
       try {
         const s = transport === "raw-ws"
-          ? await rawStepper(options.baseUrl, options.action)
+          ? await rawStepper(options.baseUrl, options.action, options.token)
           : transport === "raw-http"
-          ? rawHttpStepper(options.baseUrl, options.action)
+          ? rawHttpStepper(options.baseUrl, options.action, options.token)
           : clientStepper(
             new GenericEnvClient({
               baseUrl: options.baseUrl,
+              token: options.token,
               transport,
               validate: options.validate,
             }),
@@ -174,12 +181,16 @@ function clientStepper(client: HTTPEnvClient, action: Record<string, unknown>): 
 export async function rawStepper(
   baseUrl: string,
   action: Record<string, unknown>,
+  token: string | undefined = envToken(),
 ): Promise<Stepper> {
   const endpoint = parseBaseUrl(baseUrl);
   const client = endpoint.socketPath
     ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
     : undefined;
-  const ws = new WebSocket(`${endpoint.wsBase}/ws`, { client } as WebSocketOptions);
+  const ws = new WebSocket(`${endpoint.wsBase}/ws`, {
+    client,
+    headers: withToken(undefined, token),
+  } as WebSocketOptions);
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
     ws.onerror = () => reject(new Error(`Cannot connect to ${baseUrl}`));
@@ -222,7 +233,11 @@ export async function rawStepper(
 }
 
 /** Bare fetch calls speaking the protocol over HTTP keep-alive, with no client library. */
-export function rawHttpStepper(baseUrl: string, action: Record<string, unknown>): Stepper {
+export function rawHttpStepper(
+  baseUrl: string,
+  action: Record<string, unknown>,
+  token: string | undefined = envToken(),
+): Stepper {
   const endpoint = parseBaseUrl(baseUrl);
   const client = endpoint.socketPath
     ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
@@ -233,7 +248,10 @@ export function rawHttpStepper(baseUrl: string, action: Record<string, unknown>)
     const res = await fetch(endpoint.httpBase + path, {
       method: "POST",
       body: payload,
-      headers: { "envtorch-session": session },
+      headers: withToken(
+        { "envtorch-session": session, "content-type": "application/json" },
+        token,
+      ),
       client,
     });
     session = res.headers.get("envtorch-session") ?? session;

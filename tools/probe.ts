@@ -8,6 +8,7 @@
  */
 import { ConnectionError, TimeoutError } from "../protocol/errors.ts";
 import { type Endpoint, parseBaseUrl } from "../client/transport.ts";
+import { envToken, withToken } from "../client/token.ts";
 
 /** An HTTP response, read whole. */
 export interface ProbeResponse {
@@ -48,6 +49,12 @@ export interface ProbeOptions {
   timeoutS?: number;
   /** Aborts every request. */
   signal?: AbortSignal;
+  /**
+   * Token sent as `Authorization: Bearer` on every request and WebSocket
+   * handshake (unless a request sets its own Authorization); `""` sends none.
+   * @default $ENVTORCH_TOKEN
+   */
+  token?: string;
 }
 
 /** Raw HTTP and WebSocket access to one server. */
@@ -59,6 +66,7 @@ export class Probe implements AsyncDisposable {
   #endpoint: Endpoint;
   #client?: Deno.HttpClient;
   #signal?: AbortSignal;
+  #token?: string;
   #sockets = new Set<ProbeSocket>();
 
   /** Creates a probe; nothing is sent until the first request. */
@@ -66,6 +74,7 @@ export class Probe implements AsyncDisposable {
     this.baseUrl = baseUrl;
     this.timeoutS = options.timeoutS ?? 30;
     this.#signal = options.signal;
+    this.#token = options.token ?? envToken();
     this.#endpoint = parseBaseUrl(baseUrl);
     if (this.#endpoint.socketPath) {
       this.#client = Deno.createHttpClient({
@@ -79,7 +88,7 @@ export class Probe implements AsyncDisposable {
     const timeout = AbortSignal.timeout(this.timeoutS * 1000);
     const signal = this.#signal ? AbortSignal.any([this.#signal, timeout]) : timeout;
     const method = request.method ?? "GET";
-    const headers = new Headers(request.headers);
+    const headers = withToken(request.headers, this.#token);
     let body: string | undefined;
     if (request.body !== undefined) {
       body = typeof request.body === "string" ? request.body : JSON.stringify(request.body);
@@ -119,7 +128,10 @@ export class Probe implements AsyncDisposable {
     return new Promise((resolve, reject) => {
       let socket: WebSocket;
       try {
-        socket = new WebSocket(url, { client: this.#client } as WebSocketOptions);
+        socket = new WebSocket(url, {
+          client: this.#client,
+          headers: withToken(undefined, this.#token),
+        } as WebSocketOptions);
       } catch (error) {
         reject(new ConnectionError(`Cannot open ${url}: ${(error as Error).message}`));
         return;

@@ -88,6 +88,11 @@ export interface ValidateOptions {
   timeoutS?: number;
   /** Aborts the run. */
   signal?: AbortSignal;
+  /**
+   * Token for a server that asks for one.
+   * @default $ENVTORCH_TOKEN
+   */
+  token?: string;
   /** Called when a check starts, for progress. */
   onStart?: (id: string, title: string) => void;
   /** Called when a check ends. */
@@ -125,7 +130,11 @@ export async function validateServer(
   baseUrl: string,
   options: ValidateOptions = {},
 ): Promise<ValidationReport> {
-  await using probe = new Probe(baseUrl, { timeoutS: options.timeoutS, signal: options.signal });
+  await using probe = new Probe(baseUrl, {
+    timeoutS: options.timeoutS,
+    signal: options.signal,
+    token: options.token,
+  });
   const suite = new Suite(probe, options);
   await suite.run();
   const counts = { ok: 0, fail: 0, skip: 0 };

@@ -119,6 +119,11 @@ export interface LocalDockerProviderOptions extends DockerEngineOptions {
 export class DockerContainer implements ServerHandle, AsyncDisposable {
   /** `unix:/tmp/envtorch-docker-.../sock/env.sock` or `http://127.0.0.1:PORT`. */
   readonly baseUrl: string;
+  /**
+   * The token the server asks for (TCP only: the server binds 0.0.0.0 in the
+   * container, so `envtorch serve` needs one); clients given this handle send it.
+   */
+  readonly token?: string;
   /** Container id. */
   readonly id: string;
   /** Container name. */
@@ -148,6 +153,7 @@ export class DockerContainer implements ServerHandle, AsyncDisposable {
     image: string;
     session: string;
     baseUrl: string;
+    token?: string;
     hostConfig: HostConfig;
     imageHardening?: HardeningOptions;
     socketDir?: string;
@@ -160,6 +166,7 @@ export class DockerContainer implements ServerHandle, AsyncDisposable {
     this.image = init.image;
     this.session = init.session;
     this.baseUrl = init.baseUrl;
+    this.token = init.token;
     this.hostConfig = init.hostConfig;
     this.imageHardening = init.imageHardening ?? {};
     this.#socketDir = init.socketDir;
@@ -345,6 +352,7 @@ export class LocalDockerProvider
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
     const cmd = options.cmd;
     let socketDir: string | undefined;
+    let token: string | undefined;
     let hostConfig: HostConfig;
     // Checks the limits before anything is made.
     hardenedHostConfig(
@@ -362,6 +370,11 @@ export class LocalDockerProvider
     } else {
       // Images from Dockerfile.base bind 0.0.0.0 (ENVTORCH_HOST) so the published port answers.
       env.push(`PORT=${CONTAINER_PORT}`);
+      // Off loopback, the server asks for a token: give it one and keep it for clients.
+      token = options.env?.ENVTORCH_TOKEN ||
+        btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))))
+          .replace(/[+/=]/g, (c) => ({ "+": "-", "/": "_", "=": "" })[c]!);
+      if (!options.env?.ENVTORCH_TOKEN) env.push(`ENVTORCH_TOKEN=${token}`);
       hostConfig = hardenedHostConfig(hardening, {
         publish: { containerPort: CONTAINER_PORT, hostPort: options.port ?? 0 },
       });
@@ -447,6 +460,7 @@ export class LocalDockerProvider
         image,
         session,
         baseUrl,
+        token,
         hostConfig,
         imageHardening,
         socketDir,

@@ -58,7 +58,7 @@ export async function startTarget(
   if (kind === "in-process") {
     return {
       app,
-      http: async (path, init) => await app.request(path, init),
+      http: async (path, init) => await app.request(path, asJson(init)),
       ws: () => Promise.resolve(inProcessWs(app)),
       client: (transport) =>
         transport === "websocket" ? { transport: inProcess(app) } : {
@@ -80,7 +80,7 @@ export async function startTarget(
   return {
     app,
     baseUrl: server.baseUrl,
-    http: (path, init) => fetch(httpBase + path, { ...init, client }),
+    http: (path, init) => fetch(httpBase + path, { ...asJson(init), client }),
     ws: () => networkWs(`${httpBase.replace(/^http/, "ws")}/ws`, client),
     client: (transport) => ({ baseUrl: server.baseUrl, transport }),
     async [Symbol.asyncDispose]() {
@@ -89,6 +89,17 @@ export async function startTarget(
       if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * A POST with a body and no Content-Type is sent as `application/json`, as
+ * every real client does (the server refuses other types with 415).
+ */
+function asJson(init: RequestInit | undefined): RequestInit | undefined {
+  if (init?.method !== "POST" || init.body == null) return init;
+  const headers = new Headers(init.headers);
+  if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  return { ...init, headers };
 }
 
 function queue() {
