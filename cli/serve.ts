@@ -41,9 +41,11 @@ Front door (see the README's server section):
                        Requests without an Origin header are always allowed
   --allow-host NAME    a Host name to answer to besides the bound address,
                        localhost, 127.0.0.1 and ::1 (repeatable; * allows any)
-  --max-connections N  WebSocket connections at once (default 128)
+  --max-connections N  WebSocket connections at once (default: twice --max-sessions,
+                       at least 128)
   --max-connections-per-peer N
-                       WebSocket connections at once from one address (default 64)
+                       WebSocket connections at once from one address (default: half
+                       of --max-connections)
   --first-message-timeout S
                        close a WebSocket that sends no complete message within S
                        seconds, freeing its session (default 10, 0: never)

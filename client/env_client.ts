@@ -85,6 +85,7 @@ export class EnvClient<
     const server: ServerHandle = closeProvider
       ? {
         baseUrl: handle.baseUrl,
+        token: handle.token,
         close: async () => {
           try {
             await handle.close();

@@ -237,7 +237,12 @@ interface Pending {
   resolve: (reply: TransportReply) => void;
   reject: (error: unknown) => void;
   abandoned: boolean;
+  /** The `state` sent on connect, whose reply only matters if it refuses the session. */
+  greeting?: boolean;
 }
+
+/** Errors that mean the server refused the session itself, not one call. */
+const SESSION_REFUSALS = new Set(["CAPACITY_REACHED", "FACTORY_ERROR"]);
 
 /** Transport over one WebSocket: the connection is the session. */
 export class WebSocketTransport implements Transport {
@@ -297,6 +302,15 @@ export class WebSocketTransport implements Transport {
           socket.onopen = () => {
             opened = true;
             this.#socket = socket;
+            // Speak at once: a server closes a connection that stays silent past its
+            // first-message deadline, and a warm client may wait long for its reset.
+            this.#pending.push({
+              resolve: () => {},
+              reject: () => {},
+              abandoned: true,
+              greeting: true,
+            });
+            socket.send('{"type":"state"}');
             resolve(socket);
           };
           socket.onmessage = (event) => this.#onMessage(event.data);
@@ -335,6 +349,10 @@ export class WebSocketTransport implements Transport {
       // An unsolicited error: the server refused the session (e.g. at capacity).
       if (message.type === "error") this.#failure = errorFromWire(message.data as WireError);
       return;
+    }
+    if (pending.greeting && message.type === "error") {
+      const error = errorFromWire(message.data as WireError);
+      if (SESSION_REFUSALS.has(error.code)) this.#failure = error;
     }
     if (pending.abandoned) return;
     if (message.type === "error") pending.reject(errorFromWire(message.data as WireError));

@@ -128,7 +128,7 @@ export function createApp(
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
     maxMessageBytes: options.maxMessageBytes ?? 1 << 20,
   };
-  app.frontDoor = new FrontDoor(options);
+  app.frontDoor = new FrontDoor(options, app.sessions.maxSessions);
   const sessions = app.sessions;
   const schemas = jsonSchemas(models);
   let metadata: Promise<EnvMetadata> | undefined = options.metadata

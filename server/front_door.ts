@@ -52,13 +52,13 @@ export interface FrontDoorOptions {
   /**
    * Most WebSocket connections at once. Each may make the runtime buffer up
    * to 64 MiB for one unfinished frame, so this bounds that memory too.
-   * @default 128
+   * @default twice the session cap, at least 128
    */
   maxConnections?: number;
   /**
    * Most WebSocket connections at once from one peer address (all unix
    * socket clients are one peer).
-   * @default 64
+   * @default half of maxConnections
    */
   maxConnectionsPerPeer?: number;
   /**
@@ -150,8 +150,12 @@ export class FrontDoor {
   #connections = new Map<string, number>();
   #total = 0;
 
-  /** Creates the front door; {@link bindTo} adds the address the server listens on. */
-  constructor(options: FrontDoorOptions = {}) {
+  /**
+   * Creates the front door; {@link bindTo} adds the address the server
+   * listens on. `maxSessions` (the app's session cap) sets the default
+   * connection caps.
+   */
+  constructor(options: FrontDoorOptions = {}, maxSessions = 64) {
     const origins = options.allowedOrigins ?? [];
     this.#anyOrigin = origins.includes("*");
     this.#origins = new Set(origins.map(normalizeOrigin));
@@ -162,8 +166,9 @@ export class FrontDoor {
       if (options.token === "") throw new TypeError("The server token must not be empty");
       this.#token = digest(options.token);
     }
-    this.maxConnections = options.maxConnections ?? 128;
-    this.maxConnectionsPerPeer = options.maxConnectionsPerPeer ?? 64;
+    this.maxConnections = options.maxConnections ?? Math.max(128, 2 * maxSessions);
+    this.maxConnectionsPerPeer = options.maxConnectionsPerPeer ??
+      Math.max(1, Math.floor(this.maxConnections / 2));
     this.firstMessageTimeoutS = options.firstMessageTimeoutS ?? 10;
   }
 

@@ -153,6 +153,7 @@ dockerTest(
             await using server = await docker.start(ECHO_IMAGE, { labels, transport });
             await using env = new EchoEnv({
               baseUrl: server.baseUrl,
+              token: server.token,
               transport: wire,
               timeoutS: 30,
             });

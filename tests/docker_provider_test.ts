@@ -82,6 +82,9 @@ dockerTest(
         for (const b of bindings) assert.equal(b.HostIp, "127.0.0.1");
         // The server binds 0.0.0.0 in the container, so it was given a token.
         assert.ok(server.token && server.token.length >= 16, "a TCP container has a token");
+        const anonymous = await fetch(`${server.baseUrl}/state`);
+        assert.equal(anonymous.status, 401, "the container's server asks for it");
+        await anonymous.body?.cancel();
         {
           await using ws = new EchoEnv({ baseUrl: server.baseUrl, token: server.token });
           await episode(ws);

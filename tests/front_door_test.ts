@@ -416,9 +416,11 @@ Deno.test("front door: WebSocket connections are capped, silent ones closed", as
       "the session slot to be freed",
       () => (app.sessions.countByKind().ws ?? 0) === 0,
     );
+    // A warm client that connects and waits past the deadline before its reset stays open.
     await using env = new EchoEnv({ baseUrl, token: "" });
+    await env.connect();
+    await new Promise((r) => setTimeout(r, 1000));
     await env.reset();
-    await new Promise((r) => setTimeout(r, 800));
     assert.equal(
       (await env.step({ message: "past the deadline" })).observation.echoed_message,
       "past the deadline",
