@@ -39,7 +39,9 @@ Options:
   --network MODE     none or bridge (default: none on a socket, bridge with a port)
   --env NAME=VALUE   environment variable for the server (repeatable)
   --timeout S        seconds to wait for /health (default 30)
-  --json             print {"url","id","name","image"} as one JSON line
+  --json             print {"url","token","id","name","image"} as one JSON line
+                     (token: with a port, the server asks for one; it is
+                     $ENVTORCH_TOKEN when set, else a new one)
   -h, --help         show this help`;
 
 /** Parses `512m`, `2g`, `1073741824` into bytes. */
@@ -88,6 +90,9 @@ export const runCommand: Command = {
       if (eq <= 0) throw new UsageError(`--env must be NAME=VALUE, got ${JSON.stringify(entry)}`);
       env[entry.slice(0, eq)] = entry.slice(eq + 1);
     }
+    // A server on a published port asks for a token: use ours, so our clients need nothing more.
+    const ownToken = Deno.env.get("ENVTORCH_TOKEN");
+    if (ownToken && env.ENVTORCH_TOKEN === undefined) env.ENVTORCH_TOKEN = ownToken;
     const target = positionals[0]!;
     const envs = await listEnvs();
     const manifest = envs.find((m) => m.name === target);
@@ -132,6 +137,7 @@ export const runCommand: Command = {
           console.log(
             JSON.stringify({
               url: container.baseUrl,
+              ...(container.token ? { token: container.token } : {}),
               id: container.id,
               name: container.name,
               image,
@@ -140,6 +146,11 @@ export const runCommand: Command = {
           );
         } else {
           console.log(container.baseUrl);
+          if (container.token && container.token !== ownToken) {
+            console.error(
+              `envtorch: the server asks for a token; for clients: export ENVTORCH_TOKEN=${container.token}`,
+            );
+          }
           console.error(
             `envtorch: ${image} runs as ${container.name} (${
               container.id.slice(0, 12)

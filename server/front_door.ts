@@ -80,13 +80,29 @@ const WILDCARD_BINDS = new Set(["0.0.0.0", "::", ""]);
 /**
  * Whether `hostname` is a loopback interface: `localhost`, `127.0.0.0/8` or
  * `::1`. `envtorch serve` asks for a token on any other address.
+ *
+ * @example
+ * ```ts
+ * import { isLoopback } from "./front_door.ts";
+ *
+ * console.log(isLoopback("127.0.0.1"), isLoopback("[::1]"), isLoopback("0.0.0.0")); // true true false
+ * ```
  */
 export function isLoopback(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
-/** The host name of a `Host` header, without port or brackets, lower case. */
+/**
+ * The host name of a `Host` header, without port or brackets, lower case.
+ *
+ * @example
+ * ```ts
+ * import { hostnameOf } from "./front_door.ts";
+ *
+ * console.log(hostnameOf("[::1]:8000"), hostnameOf("LocalHost:1")); // ::1 localhost
+ * ```
+ */
 export function hostnameOf(host: string): string {
   let h = host.trim().toLowerCase();
   if (h.startsWith("[")) {
@@ -134,7 +150,19 @@ export interface WebSocketTicket {
   watch(socket: WebSocket, onSilent: () => void): void;
 }
 
-/** The checks of {@link FrontDoorOptions}, and the WebSocket connection count. */
+/**
+ * The checks of {@link FrontDoorOptions}, and the WebSocket connection count.
+ * `createApp` makes one from its options and runs it before every route.
+ *
+ * @example
+ * ```ts
+ * import { FrontDoor } from "./front_door.ts";
+ *
+ * const door = new FrontDoor({ token: "a-long-enough-secret-token" });
+ * const refused = door.check(new Request("http://localhost/state"));
+ * console.log(refused?.status, refused?.code); // 401 UNAUTHORIZED
+ * ```
+ */
 export class FrontDoor {
   #origins: Set<string>;
   #anyOrigin: boolean;

@@ -12,6 +12,13 @@ export {
   type RunningServer,
   serve,
 } from "./app.ts";
+export {
+  FrontDoor,
+  type FrontDoorOptions,
+  hostnameOf,
+  isLoopback,
+  type WebSocketTicket,
+} from "./front_door.ts";
 export { Session, SessionManager, type SessionManagerOptions } from "./sessions.ts";
 export { Metrics, STEP_BUCKETS } from "./metrics.ts";
 export { inProcess, InProcessTransport } from "./in_process.ts";

@@ -22,14 +22,17 @@ const ROOT = new URL("../", import.meta.url);
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
-function cli(args: string[], options: { stdout?: "piped" | "null" } = {}) {
+function cli(
+  args: string[],
+  options: { stdout?: "piped" | "null"; env?: Record<string, string> } = {},
+) {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", "--config", CONFIG, MAIN, ...args],
     cwd: ROOT.pathname,
     stdin: "null",
     stdout: options.stdout ?? "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   });
 }
 
@@ -134,12 +137,19 @@ dockerTest("envtorch run, ps and clean drive containers from the command line", 
     "run prints the URL, serves, and SIGTERM stops and removes the container",
     async () => {
       for (const args of [["run", "echo"], ["run", "echo", "--port", "0"]]) {
-        const child = cli(args).spawn();
+        // On a published port the server asks for a token: run hands it ours.
+        const token = args.includes("--port") ? "lifecycle-test-token-0123456789" : "";
+        const child = cli(args, { env: { ENVTORCH_TOKEN: token } }).spawn();
         const url = await firstLine(child.stdout);
         try {
           assert.match(url, /^(unix:\/.*\.sock|http:\/\/127\.0\.0\.1:\d+)$/, `printed ${url}`);
-          if (args.includes("--port")) assert.match(url, /^http:/);
-          await using env = new EchoEnv({ baseUrl: url });
+          if (args.includes("--port")) {
+            assert.match(url, /^http:/);
+            const anonymous = await fetch(`${url}/state`);
+            assert.equal(anonymous.status, 401);
+            await anonymous.body?.cancel();
+          }
+          await using env = new EchoEnv({ baseUrl: url, token });
           await env.reset();
           assert.equal((await env.step({ message: "Hello, World!" })).reward, 1.3);
 
