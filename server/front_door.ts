@@ -76,6 +76,8 @@ interface ServeInfo {
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
 const WILDCARD_BINDS = new Set(["0.0.0.0", "::", ""]);
+/** Methods that change nothing, so a foreign Origin may send them (it cannot read the answer). */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
  * Whether `hostname` is a loopback interface: `localhost`, `127.0.0.0/8` or
@@ -213,8 +215,7 @@ export class FrontDoor {
 
   /** Why a request is refused, or `undefined` when it may pass. */
   check(req: Request, info?: ServeInfo): AccessError | undefined {
-    const url = new URL(req.url);
-    if (req.method === "GET" && url.pathname === "/health") return undefined;
+    if (req.method === "GET" && new URL(req.url).pathname === "/health") return undefined;
     const host = req.headers.get("host");
     const unix = info?.remoteAddr?.transport === "unix";
     if (host !== null && !unix && !this.#anyHost && !this.#hosts.has(hostnameOf(host))) {
@@ -225,7 +226,7 @@ export class FrontDoor {
       );
     }
     const upgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket";
-    const changes = !["GET", "HEAD", "OPTIONS"].includes(req.method);
+    const changes = !SAFE_METHODS.has(req.method);
     const origin = req.headers.get("origin");
     if ((upgrade || changes) && origin !== null && !this.#anyOrigin) {
       if (!this.#origins.has(normalizeOrigin(origin))) {
