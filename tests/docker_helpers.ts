@@ -61,7 +61,8 @@ function ensureImage(engine: DockerEngine, env: string, image: string): Promise<
     done = (async () => {
       if (await engine.images.exists(image)) return;
       try {
-        await buildImages(engine, { envs: [await getEnv(env)] });
+        // Built under the tag asked for, so a checkout testing its own image leaves others alone.
+        await buildImages(engine, { envs: [{ ...(await getEnv(env)), image }] });
       } catch (error) {
         throw new Error(
           `Cannot build ${image} for the tests (run \`deno task images\` first): ${
