@@ -92,7 +92,7 @@ export function rubric<I>(
   const { name } = options;
   return {
     async score(input) {
-      const value = checked(await fn(input), name ?? "rubric");
+      const value = checked(await fn(input), name ?? "");
       return { value, parts: name === undefined ? {} : { [name]: value } };
     },
   };
@@ -114,7 +114,7 @@ export function toRubric<I>(r: RubricLike<I>): Rubric<I> {
  */
 export async function evaluate<I>(r: RubricLike<I>, input: I): Promise<Score> {
   const score = await toRubric(r).score(input);
-  return { value: checked(score.value, "rubric"), parts: { ...score.parts } };
+  return { value: checked(score.value, ""), parts: { ...score.parts } };
 }
 
 /** Clears the per-episode state of a rubric (and its children). */
@@ -314,7 +314,7 @@ function nest(out: Record<string, number>, name: string, score: Score): void {
 
 function checked(value: number, what: string): number {
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new TypeError(`Rubric ${what} gave ${String(value)}, not a finite number`);
+    throw new TypeError(`Rubric ${what ? `${what} ` : ""}gave ${String(value)}, not a finite number`);
   }
   return value;
 }
