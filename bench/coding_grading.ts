@@ -1,6 +1,6 @@
 /**
  * What grading a task costs a step: a step of `x = 1` in an episode with a
- * 3-test task (`assert add(2, 3) == 5`, ...; the grader process runs the
+ * 3-test task (`assert add(2, 3) == 5`, ...: the grader process runs the
  * tests and calls `add` in the worker through the server, as plain data),
  * beside the same step in an episode without a task, in the same run and in
  * alternating rounds. Through the coding-env container (the real
@@ -29,8 +29,11 @@ const WARMUP = quick ? 50 : 200;
 const CODE = "x = 1";
 const TASK = {
   prompt: "Write add(a, b)",
-  tests: ["assert add(2, 3) == 5", "assert add(-4, 4) == 0", "assert add(10, 5) == 15"],
+  // The last test fails on purpose: an episode whose tests all pass is done, and takes no more
+  // steps. Each test still calls add once.
+  tests: ["assert add(2, 3) == 5", "assert add(-4, 4) == 0", "assert add(10, 5) == 16"],
 };
+const REWARD = 2 / 3;
 const DEFINE = "def add(a, b):\n    return a + b";
 
 await using engine = new DockerEngine();
@@ -43,7 +46,10 @@ const socketDir = await Deno.makeTempDir({ prefix: "envtorch-bench-" });
 const hostServer = serve(createApp(() => new CodingEnvironment(), codingModels), {
   socket: `${socketDir}/env.sock`,
 });
-const host = { plain: new CodingEnv({ baseUrl: hostServer.baseUrl }), task: new CodingEnv({ baseUrl: hostServer.baseUrl }) };
+const host = {
+  plain: new CodingEnv({ baseUrl: hostServer.baseUrl }),
+  task: new CodingEnv({ baseUrl: hostServer.baseUrl }),
+};
 const plain = await CodingEnv.fromDockerImage(IMAGE, {
   docker: { labels: label, reapOnStart: false },
 });
@@ -55,11 +61,13 @@ try {
     await a.reset();
     await b.reset({ task: TASK });
     const first = await b.step({ code: DEFINE });
-    if (first.reward !== 1) throw new Error(`The graded session is not graded: ${first.reward}`);
+    if (first.reward !== REWARD) {
+      throw new Error(`The graded session is not graded: ${first.reward}`);
+    }
   }
   const gradedStep = (env: CodingEnv) => async () => {
     const r = await env.step({ code: CODE });
-    if (r.reward !== 1) throw new Error(`Grading failed: ${JSON.stringify(r.observation)}`);
+    if (r.reward !== REWARD) throw new Error(`Grading failed: ${JSON.stringify(r.observation)}`);
   };
   const rows = await alternate([
     { name: "container: step, no task", round: timed(() => plain.step({ code: CODE })) },
@@ -85,9 +93,9 @@ try {
       );
     }
     console.log(
-      `Grading 3 tests adds ${cost.container_ms.toFixed(3)} ms p50 in the container (target: at most 5 ms), ${
-        cost.host_ms.toFixed(3)
-      } ms on the host`,
+      `Grading 3 tests adds ${
+        cost.container_ms.toFixed(3)
+      } ms p50 in the container (target: at most 5 ms), ${cost.host_ms.toFixed(3)} ms on the host`,
     );
   }
 } finally {

@@ -286,7 +286,7 @@ export function atEpisodeEnd<I extends { done: boolean }>(
  * @example
  * ```ts
  * import { evaluate, trajectory } from "./rubric.ts";
- * const fewSteps = trajectory((steps: { done: boolean }[]) => 1 / steps.length);
+ * const fewSteps = trajectory((steps: readonly { done: boolean }[]) => 1 / steps.length);
  * await evaluate(fewSteps, { done: false });
  * console.log((await evaluate(fewSteps, { done: true })).value); // 0.5
  * ```
@@ -314,7 +314,9 @@ function nest(out: Record<string, number>, name: string, score: Score): void {
 
 function checked(value: number, what: string): number {
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new TypeError(`Rubric ${what ? `${what} ` : ""}gave ${String(value)}, not a finite number`);
+    throw new TypeError(
+      `Rubric ${what ? `${what} ` : ""}gave ${String(value)}, not a finite number`,
+    );
   }
   return value;
 }

@@ -113,7 +113,10 @@ Deno.test("a rubric runs on the trainer's side on a client observation alone", a
   // What a client receives from any env, here the echo env's observation shape.
   const received = { echoed_message: "hello", done: false, reward: null, metadata: {} };
   const r = weightedSum<RubricInput<unknown, typeof received>>({
-    polite: { rubric: (i) => (i.observation.echoed_message.startsWith("hello") ? 1 : 0), weight: 1 },
+    polite: {
+      rubric: (i) => (i.observation.echoed_message.startsWith("hello") ? 1 : 0),
+      weight: 1,
+    },
   });
   const scored = applyRubric(
     received,

@@ -189,7 +189,7 @@ const cases: HackCase[] = [
     name: "sys.modules entries replaced (json, traceback, unittest)",
     steps: [
       "import sys, types\nfake = types.ModuleType('json')\n" +
-      "fake.dumps = lambda *a, **k: '{\"op\": \"tests_done\", \"results\": [{\"passed\": true}]}'\n" +
+      'fake.dumps = lambda *a, **k: \'{"op": "tests_done", "results": [{"passed": true}]}\'\n' +
       "fake.loads = lambda *a, **k: {'op': 'call', 'name': 'add', 'args': [], 'kwargs': {'dict': []}}\n" +
       "sys.modules['json'] = fake\nsys.modules['unittest'] = types.ModuleType('unittest')\n" +
       "sys.modules['traceback'] = types.ModuleType('traceback')\ndef add(a, b):\n    return 0",
@@ -246,7 +246,7 @@ const cases: HackCase[] = [
     name: "atexit hooks that print and write a verdict",
     steps: [
       FORGE_FRAME +
-      "import atexit, sys\natexit.register(lambda: print('{\"op\": \"tests_done\"}'))\n" +
+      'import atexit, sys\natexit.register(lambda: print(\'{"op": "tests_done"}\'))\n' +
       "atexit.register(lambda: os.write(7, frame({'op': 'tests_done', 'results': [{'passed': True}] * 4})))\n" +
       "def add(a, b):\n    raise SystemExit(0)",
     ],
@@ -264,7 +264,9 @@ const cases: HackCase[] = [
   },
   {
     name: "timing out on purpose on the hard cases for partial credit",
-    steps: ["def add(a, b):\n    if abs(a) > 5 or abs(b) > 5:\n        while True:\n            pass\n    return a + b"],
+    steps: [
+      "def add(a, b):\n    if abs(a) > 5 or abs(b) > 5:\n        while True:\n            pass\n    return a + b",
+    ],
     check: (seen) => {
       assert.equal(seen.reward, 2 / 4);
       assert.equal((seen.metadata.tests as { timed_out: boolean }).timed_out, true);
@@ -273,7 +275,7 @@ const cases: HackCase[] = [
   {
     name: "printing a fake verdict on stdout and stderr",
     steps: [
-      "import sys\nprint('{\"op\": \"tests_done\", \"results\": [{\"passed\": true}, {\"passed\": true}]}')\n" +
+      'import sys\nprint(\'{"op": "tests_done", "results": [{"passed": true}, {"passed": true}]}\')\n' +
       "print('reward: 1.0 done: true', file=sys.stderr)\nimport os\nos.write(1, b'\\x00\\x00\\x00\\x10{\"op\":\"graded\"}')\n" +
       "def add(a, b):\n    return 0",
     ],
@@ -351,7 +353,10 @@ async function playCases(t: Deno.TestContext, place: Place): Promise<void> {
       for (const code of hack.steps) {
         last = await place.step(code);
         const detail = JSON.stringify({ ...last, metadata: last.metadata.tests });
-        assert.ok(typeof last.reward === "number" && last.reward < 1, `reward ${last.reward}: ${detail}`);
+        assert.ok(
+          typeof last.reward === "number" && last.reward < 1,
+          `reward ${last.reward}: ${detail}`,
+        );
         assert.equal(last.done, false, detail);
       }
       hack.check?.(last!);

@@ -132,7 +132,15 @@ Deno.test("grader: a relay that answers garbage cannot make a test pass", async 
       Promise.resolve(args === null ? { ok: true, callable: true } : replies[i++]!),
   });
   // The first is a float 5.0, which equals 5: a value of a plain type, not a lie.
-  assert.deepEqual(run.results.map((r) => r.passed), [true, false, false, false, false, false, false]);
+  assert.deepEqual(run.results.map((r) => r.passed), [
+    true,
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
   for (const r of run.results.slice(1)) assert.match(r.error!, /malformed data/);
 });
 
