@@ -334,6 +334,9 @@ def _main():
     link = _Link(cin, cout)
     builtin_names = frozenset(dir(builtins))
     _write_frame(cout, {"op": "ready", "pid": os.getpid(), "uid": os.getuid()})
+    # Started: what a test writes to stderr goes nowhere either (the server stops reading it).
+    os.dup2(devnull, 2)
+    sys.stderr = sys.stdout
     while True:
         try:
             request = _read_frame(cin)
