@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { createApp, serve } from "../core/server.ts";
+import { createApp, serve } from "../server/app.ts";
 import { CodingEnv, CodingEnvironment, codingModels } from "../envs/coding/mod.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
 import { alternate, timed } from "./_rounds.ts";
