@@ -206,12 +206,23 @@ export class Grader implements AsyncDisposable {
         run.timed_out = true;
         reply = { ok: false, type: "TimeoutError", message: "Not run: the test time ran out" };
       } else {
-        reply = await options.call(
-          message.name,
-          Array.isArray(message.args) ? message.args : null,
-          message.kwargs ?? null,
-          { timeoutS: Math.min(callTimeoutMs, left) / 1000, signal: options.signal },
-        );
+        try {
+          reply = await options.call(
+            message.name,
+            Array.isArray(message.args) ? message.args : null,
+            message.kwargs ?? null,
+            { timeoutS: Math.min(callTimeoutMs, left) / 1000, signal: options.signal },
+          );
+        } catch (error) {
+          // The relay itself failed (the worker could not be started again, say): this call
+          // fails, and the grader, which waits for an answer, gets one.
+          reply = {
+            ok: false,
+            type: "WorkerLost",
+            message: (error as Error).message,
+            state_lost: true,
+          };
+        }
         if (!reply.ok && reply.timed_out) run.timed_out = true;
         if (!reply.ok && reply.state_lost) run.state_lost = true;
         if (reply.ok && "value" in reply && deeperThan(reply.value, MAX_RELAY_DEPTH)) {

@@ -157,3 +157,22 @@ Deno.test("grader: a test's prints do not break the protocol, and the tests neve
   );
   assert.equal(probe.stdout, "False\n");
 });
+
+Deno.test("grader: a relay that throws fails that call, and the grader goes on", async () => {
+  await using grader = await Grader.start();
+  let calls = 0;
+  const run = await grader.grade(["f()", "assert 1 + 1 == 2"], {
+    call: () => {
+      calls++;
+      return Promise.reject(new Error("Cannot start the Python worker"));
+    },
+  });
+  assert.equal(calls, 1);
+  assert.deepEqual(run.results, [
+    { passed: false, error: "AgentError: WorkerLost: Cannot start the Python worker" },
+    { passed: true },
+  ]);
+  assert.equal(run.state_lost, true);
+  const again = await grader.grade(["assert True"], { call: () => Promise.reject(new Error()) });
+  assert.deepEqual(again.results, [{ passed: true }]);
+});
