@@ -337,6 +337,19 @@ def add(a, b):
     },
   },
   {
+    name: "a child process looks for inherited control pipes",
+    steps: [
+      "import subprocess, sys\nprobe = (\"import os\\nprint([fd for fd in os.listdir('/proc/self/fd') \" +\n" +
+      "    \"if int(fd) > 2 and os.path.exists('/proc/self/fd/' + fd) \" +\n" +
+      "    \"and os.readlink('/proc/self/fd/' + fd).startswith('pipe:')])\")\n" +
+      "out = subprocess.run([sys.executable, '-c', probe], close_fds=False, capture_output=True, text=True)\n" +
+      "print('CHILD', out.stdout.strip(), out.stderr.strip())\ndef add(a, b):\n    return 0",
+    ],
+    check: (seen) => {
+      assert.equal(seen.stdout, "CHILD [] \n", seen.stdout + seen.stderr);
+    },
+  },
+  {
     name: "a result that is not plain data, or too deep to cross",
     steps: [
       "def add(a, b):\n    x = []\n    for _ in range(10000):\n        x = [x]\n    return x",

@@ -324,6 +324,8 @@ def _main():
     import json  # noqa: F401 - imported once, before any test runs
     import traceback  # noqa: F401
 
+    # Nothing but the three pipes from the server, whatever the server's launcher left open.
+    os.closerange(3, 1 << 20)
     # Control pipes on private fds; a test's prints go to /dev/null, not into the protocol.
     cin = os.dup(0)
     cout = os.dup(1)

@@ -940,6 +940,9 @@ def _setup_runner(cfg):
 
 
 def _main():
+    # Whatever fds the server's own launcher left inheritable (Deno passes them on to its
+    # children) must not reach user code: only the three pipes from the server stay.
+    os.closerange(3, 1 << 20)
     cfg = _read_frame(0)
     os.setsid()
     if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
