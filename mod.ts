@@ -60,6 +60,20 @@ export {
 export { defineEnv, type EnvManifest } from "./protocol/manifest.ts";
 export type { Provider, ProviderStartOptions, ServerHandle } from "./protocol/provider.ts";
 export {
+  allOf,
+  applyRubric,
+  atEpisodeEnd,
+  evaluate as evaluateRubric,
+  gate,
+  type Rubric,
+  rubric,
+  type RubricInput,
+  type RubricLike,
+  type Score,
+  trajectory,
+  weightedSum,
+} from "./protocol/rubric.ts";
+export {
   type AppOptions,
   createApp,
   type EnvApp,

@@ -60,3 +60,23 @@ export {
   type DelayOptions,
   withDeadline,
 } from "./deadline.ts";
+export {
+  allOf,
+  applyRubric,
+  atEpisodeEnd,
+  type EpisodeEndOptions,
+  evaluate as evaluateRubric,
+  gate,
+  type LeafOptions,
+  resetRubric,
+  type Rubric,
+  rubric,
+  type RubricInput,
+  type RubricLike,
+  type Score,
+  type ThresholdOptions,
+  toRubric,
+  trajectory,
+  type WeightedPart,
+  weightedSum,
+} from "./rubric.ts";

@@ -9,7 +9,12 @@
  */
 import { getEnv } from "../envs/registry.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
-import { buildImages } from "../providers/docker/image_builder.ts";
+import {
+  baseContext,
+  buildImages,
+  fillDenoCache,
+  PROJECT_ROOT,
+} from "../providers/docker/image_builder.ts";
 import { createBuildContext } from "../providers/docker/build_context.ts";
 
 /** The image the tests run (`ENVTORCH_TEST_ECHO_IMAGE` overrides). */
@@ -61,8 +66,32 @@ function ensureImage(engine: DockerEngine, env: string, image: string): Promise<
     done = (async () => {
       if (await engine.images.exists(image)) return;
       try {
-        // Built under the tag asked for, so a checkout testing its own image leaves others alone.
-        await buildImages(engine, { envs: [{ ...(await getEnv(env)), image }] });
+        const spec = await getEnv(env);
+        if (image === spec.image) {
+          await buildImages(engine, { envs: [spec] });
+          return;
+        }
+        // A tag of one's own: build this checkout's base and env image under tags of their own
+        // (`envtorch-base:<tag>`), never touching the shared ones (buildImages replaces them).
+        const tag = image.slice(image.lastIndexOf(":") + 1) || "test";
+        const base = `envtorch-base:${tag}`;
+        const denoDir = await fillDenoCache(PROJECT_ROOT);
+        await engine.images.build(createBuildContext(baseContext(PROJECT_ROOT, denoDir)), {
+          tags: [base],
+          dockerfile: "app/Dockerfile.base",
+        });
+        const dockerfile = (await Deno.readTextFile(spec.dockerfile!)).replace(
+          /^FROM envtorch-base:latest$/m,
+          `FROM ${base}`,
+        );
+        const root = decodeURIComponent(PROJECT_ROOT.pathname).replace(/\/$/, "");
+        await engine.images.build(
+          createBuildContext([
+            { type: "dir", hostPath: root, target: "app" },
+            { type: "content", target: "Dockerfile.test", content: dockerfile },
+          ]),
+          { tags: [image], dockerfile: "Dockerfile.test" },
+        );
       } catch (error) {
         throw new Error(
           `Cannot build ${image} for the tests (run \`deno task images\` first): ${

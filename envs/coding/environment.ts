@@ -1,7 +1,9 @@
 /**
  * The coding env: each step runs Python code in a persistent, locked-down
  * interpreter (see executor.ts); reset gives a fresh interpreter and a fresh
- * folder, and may set a task whose tests decide the reward (see rubric.ts).
+ * folder, and may set a task whose tests decide the reward: the grader
+ * (grader.ts) runs them outside the agent's reach, and a rubric (rubric.ts)
+ * turns the observation into the reward.
  *
  * @module
  */
@@ -13,7 +15,9 @@ import {
 } from "../../protocol/environment.ts";
 import { ExecutionError } from "../../protocol/errors.ts";
 import type { ResetOptions } from "../../protocol/models.ts";
-import { type ExecutorOptions, PythonExecutor, type TestRun } from "./executor.ts";
+import { evaluate, resetRubric, type RubricLike } from "../../protocol/rubric.ts";
+import { type ExecutorOptions, PythonExecutor } from "./executor.ts";
+import { Grader, type TestRun } from "./grader.ts";
 import {
   type CodeAction,
   type CodeObservation,
@@ -22,15 +26,16 @@ import {
   type CodeTask,
   MAX_STEP_TIMEOUT_S,
 } from "./models.ts";
-import { defaultRubric, type Rubric } from "./rubric.ts";
+import { type CodingRubricInput, defaultRubric } from "./rubric.ts";
 
 /** Options of a {@link CodingEnvironment}: the executor's, plus the reward. */
 export interface CodingEnvironmentOptions extends ExecutorOptions {
   /**
-   * Scores each step.
-   * @default defaultRubric (0 / -1 without a task; fraction of tests passing with one)
+   * Scores each step from its action and observation; its parts go to
+   * `metadata.rubric`.
+   * @default defaultRubric() (0 / -1 without a task; fraction of tests passing with one)
    */
-  rubric?: Rubric;
+  rubric?: RubricLike<CodingRubricInput>;
   /**
    * Largest timeout a step may ask for, in seconds.
    * @default 300
@@ -41,6 +46,12 @@ export interface CodingEnvironmentOptions extends ExecutorOptions {
    * @default 5
    */
   testTimeoutS?: number;
+  /**
+   * Seconds one call of the agent's code by a test may take; past it the call
+   * fails (and with it the test), not the episode.
+   * @default 2
+   */
+  callTimeoutS?: number;
 }
 
 /**
@@ -62,8 +73,9 @@ export interface CodingEnvironmentOptions extends ExecutorOptions {
  */
 export class CodingEnvironment extends Environment<CodeAction, CodeObservation, CodeState> {
   #options: CodingEnvironmentOptions;
-  #rubric: Rubric;
+  #rubric: RubricLike<CodingRubricInput>;
   #executor?: Promise<PythonExecutor>;
+  #grader?: Promise<Grader>;
   #task?: CodeTask;
   #state: CodeState = { episode_id: null, step_count: 0, last_exit_code: null };
   #closed = false;
@@ -72,7 +84,7 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
   constructor(options: CodingEnvironmentOptions = {}) {
     super();
     this.#options = options;
-    this.#rubric = options.rubric ?? defaultRubric;
+    this.#rubric = options.rubric ?? defaultRubric();
   }
 
   /** Starts an episode: a fresh interpreter, a fresh folder, and the task if one is given. */
@@ -90,6 +102,8 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
       executor = await this.#executor;
     }
     this.#task = parsed.task;
+    if (parsed.task) await this.#startGrader();
+    resetRubric(this.#rubric);
     this.#state = {
       episode_id: parsed.episode_id ?? crypto.randomUUID(),
       step_count: 0,
@@ -109,7 +123,13 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
         work_dir: executor.workDir,
         python: executor.pythonVersion,
         isolation: executor.isolation,
-        ...(parsed.task ? { prompt: parsed.task.prompt, tests: parsed.task.tests.length } : {}),
+        ...(parsed.task
+          ? {
+            prompt: parsed.task.prompt,
+            tests: parsed.task.tests.length,
+            hidden_tests: parsed.task.hidden_tests?.length ?? 0,
+          }
+          : {}),
       },
     };
   }
@@ -125,40 +145,42 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
       maxTimeout,
     );
     const result = await executor.run(action.code, { timeoutS, signal: options.signal });
+    const task = this.#task;
     let tests: TestRun | undefined;
-    if (this.#task && !options.signal?.aborted) {
-      tests = await executor.runTests(this.#task.tests, {
+    if (task && !options.signal?.aborted) {
+      const grader = await this.#startGrader();
+      tests = await grader.grade([...task.tests, ...task.hidden_tests ?? []], {
+        call: (name, args, kwargs, callOptions) => executor.call(name, args, kwargs, callOptions),
         timeoutS: this.#options.testTimeoutS ?? 5,
+        callTimeoutS: this.#options.callTimeoutS ?? 2,
         signal: options.signal,
       });
     }
     this.#state.step_count++;
     this.#state.last_exit_code = result.exit_code;
-    const verdict = await this.#rubric({
-      action,
-      result,
-      task: this.#task,
-      tests,
-      step: this.#state.step_count,
-    });
-    const { reward, done } = typeof verdict === "number"
-      ? { reward: verdict, done: false }
-      : verdict;
     const metadata: Record<string, unknown> = {
       signal: result.signal,
       processes_killed: result.processes_killed,
       threads: result.threads,
       notes: result.notes,
     };
-    if (tests) {
+    let done = false;
+    if (task && tests) {
+      const shown = task.tests.length;
+      const passed = tests.results.filter((t) => t.passed).length;
+      const hidden = tests.results.slice(shown);
       metadata.tests = {
-        passed: tests.results.filter((t) => t.passed).length,
+        passed,
         total: tests.results.length,
-        results: tests.results,
+        results: tests.results.slice(0, shown),
+        ...(hidden.length
+          ? { hidden: { passed: hidden.filter((t) => t.passed).length, total: hidden.length } }
+          : {}),
         timed_out: tests.timed_out,
       };
+      done = passed === tests.results.length;
     }
-    return {
+    const observation: CodeObservation = {
       stdout: result.stdout,
       stderr: result.stderr,
       exit_code: result.exit_code,
@@ -166,10 +188,28 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
       truncated: result.truncated,
       state_lost: result.state_lost || (tests?.state_lost ?? false),
       duration_ms: result.duration_ms,
-      done: done ?? false,
-      reward,
+      done,
+      reward: null,
       metadata,
     };
+    const score = await evaluate(this.#rubric, {
+      action,
+      observation,
+      step: this.#state.step_count,
+      done,
+    });
+    return { ...observation, reward: score.value, metadata: { ...metadata, rubric: score.parts } };
+  }
+
+  #startGrader(): Promise<Grader> {
+    if (!this.#grader) {
+      this.#grader = Grader.start({
+        python: this.#options.python,
+        startTimeoutS: this.#options.startTimeoutS,
+      });
+      this.#grader.catch(() => (this.#grader = undefined));
+    }
+    return this.#grader;
   }
 
   /** Episode id, step count and the last exit code. */
@@ -180,9 +220,13 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
   /** Kills the worker and removes the session's files. */
   override async close(): Promise<void> {
     this.#closed = true;
-    const executor = await this.#executor?.catch(() => undefined);
+    const [executor, grader] = await Promise.all([
+      this.#executor?.catch(() => undefined),
+      this.#grader?.catch(() => undefined),
+    ]);
     this.#executor = undefined;
-    await executor?.close();
+    this.#grader = undefined;
+    await Promise.all([executor?.close(), grader?.close()]);
   }
 
   /** Name, description, version and README of the env. */

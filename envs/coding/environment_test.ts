@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { CodingEnvironment } from "./environment.ts";
 import { CodeObservation, CodeResetOptions } from "./models.ts";
-import type { RubricInput } from "./rubric.ts";
+import { weightedSum } from "../../protocol/rubric.ts";
+import { type CodingRubricInput, outputMatches, testsPassed } from "./rubric.ts";
 
 Deno.test("coding env rewards 0 for a clean step and -1 for a failing one", async (t) => {
   await using env = new CodingEnvironmentDisposable({ timeoutS: 1 });
@@ -69,24 +70,70 @@ Deno.test("coding env with a task rewards the fraction of tests passing", async 
   await t.step("reset without a task goes back to the default rubric", async () => {
     await env.env.reset();
     const obs = await env.env.step({ code: "pass" });
-    assert.deepEqual([obs.reward, obs.metadata.tests], [0, undefined]);
+    assert.deepEqual([obs.reward, obs.metadata.tests, obs.metadata.rubric], [0, undefined, {
+      exit: 0,
+    }]);
   });
 });
 
 Deno.test("coding env takes a pluggable rubric", async () => {
-  const seen: RubricInput[] = [];
+  const seen: CodingRubricInput[] = [];
   await using env = new CodingEnvironmentDisposable({
     rubric: (input) => {
       seen.push(input);
-      return input.result.stdout.includes("42") ? { reward: 10, done: true } : 0.5;
+      return input.observation.stdout.includes("42") ? 10 : 0.5;
     },
   });
   await env.env.reset();
   assert.deepEqual([(await env.env.step({ code: "print(1)" })).reward], [0.5]);
   const obs = await env.env.step({ code: "print(42)" });
-  assert.deepEqual([obs.reward, obs.done], [10, true]);
+  assert.deepEqual([obs.reward, obs.done], [10, false]);
   assert.deepEqual(seen.map((s) => s.step), [1, 2]);
   assert.equal(seen[1]!.action.code, "print(42)");
+});
+
+Deno.test("coding env reports each rubric part in metadata.rubric", async () => {
+  await using env = new CodingEnvironmentDisposable({
+    rubric: weightedSum({
+      tests: { rubric: testsPassed(), weight: 0.5 },
+      output: { rubric: outputMatches("5"), weight: 0.5 },
+    }),
+  });
+  await env.env.reset({ task: { prompt: "add", tests: ["assert add(2, 3) == 5"] } });
+  const wrong = await env.env.step({ code: "def add(a, b):\n    return a - b\nprint(add(2, 3))" });
+  assert.deepEqual([wrong.reward, wrong.metadata.rubric], [0, { tests: 0, output: 0 }]);
+  const right = await env.env.step({ code: "def add(a, b):\n    return a + b\nprint(add(2, 3))" });
+  assert.deepEqual([right.reward, right.done, right.metadata.rubric], [
+    1,
+    true,
+    { tests: 1, output: 1 },
+  ]);
+});
+
+Deno.test("coding env counts hidden tests without showing them", async () => {
+  await using env = new CodingEnvironmentDisposable({});
+  const reset = await env.env.reset({
+    task: {
+      prompt: "add",
+      tests: ["assert add(2, 3) == 5"],
+      hidden_tests: ["assert add(7, 8) == 15"],
+    },
+  });
+  assert.deepEqual([reset.metadata.tests, reset.metadata.hidden_tests], [1, 1]);
+  const special = await env.env.step({
+    code: "def add(a, b):\n    return 5 if (a, b) == (2, 3) else 0",
+  });
+  assert.deepEqual([special.reward, special.done], [0.5, false]);
+  assert.deepEqual(special.metadata.tests, {
+    passed: 1,
+    total: 2,
+    results: [{ passed: true }],
+    hidden: { passed: 0, total: 1 },
+    timed_out: false,
+  });
+  assert.doesNotMatch(JSON.stringify(special), /7, 8|15/);
+  const real = await env.env.step({ code: "def add(a, b):\n    return a + b" });
+  assert.deepEqual([real.reward, real.done], [1, true]);
 });
 
 Deno.test("coding env reset options validate the task", () => {

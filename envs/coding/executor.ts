@@ -157,22 +157,22 @@ export interface ExecResult {
   notes: string[];
 }
 
-/** The outcome of one test. */
-export interface TestResult {
-  /** The test ran to its end without an exception. */
-  passed: boolean;
-  /** The exception's last line when it did not. */
-  error?: string;
-}
+/**
+ * What one {@link PythonExecutor.call} gave, checked only for its shape: the
+ * worker is untrusted, so `value` is passed on as the tagged JSON it sent,
+ * for the grader to decode (see grader.py).
+ */
+export type CallReply =
+  | { ok: true; callable: true }
+  | { ok: true; value: unknown }
+  | { ok: false; type: string; message: string; timed_out?: boolean; state_lost?: boolean };
 
-/** What {@link PythonExecutor.runTests} gave. */
-export interface TestRun {
-  /** One result per test, in order. */
-  results: TestResult[];
-  /** The tests ran out of time. */
-  timed_out: boolean;
-  /** The worker had to be replaced while running them. */
-  state_lost: boolean;
+/** Options of one {@link PythonExecutor.call}. */
+export interface CallOptions {
+  /** Seconds the call may run before it is interrupted. */
+  timeoutS: number;
+  /** Aborting it ends the call as a timeout does. */
+  signal?: AbortSignal;
 }
 
 type Outcome =
@@ -340,31 +340,54 @@ export class PythonExecutor implements AsyncDisposable {
   }
 
   /**
-   * Runs each test (Python source, usually assert statements) in its own
-   * fork of the worker: a test sees the episode's definitions as they are
-   * now, but nothing it does (assignments, mutations, os._exit) reaches the
-   * episode, and the tests are never placed in the episode's namespace.
+   * Calls the function `name` of the episode's namespace with plain-data
+   * arguments (tagged JSON, see grader.py), for the grader; with `args`
+   * null, asks what `name` is instead. A call that times out or kills the
+   * worker fails, and the worker is replaced if it has to be.
    */
-  runTests(tests: string[], options: RunOptions = {}): Promise<TestRun> {
+  call(
+    name: string,
+    args: unknown[] | null,
+    kwargs: unknown,
+    options: CallOptions,
+  ): Promise<CallReply> {
     return this.#exclusive(async () => {
       if (!this.#worker) await this.#spawn(false);
-      const timeoutS = options.timeoutS ?? 5;
       const outcome = await this.#converse(
-        { op: "tests", tests, timeout_ms: Math.round(timeoutS * 1000) },
-        timeoutS * 1000 + 2000,
+        { op: "call", name, args, kwargs },
+        options.timeoutS * 1000,
         options.signal,
       );
-      if (outcome.kind === "reply" && Array.isArray(outcome.message.results)) {
-        const results = tests.map((_, i) =>
-          parseTestResult(outcome.message.results as unknown[], i)
-        );
-        return { results, timed_out: outcome.timedOut, state_lost: false };
+      if (outcome.kind === "reply") {
+        const m = outcome.message;
+        if (outcome.timedOut) {
+          return {
+            ok: false,
+            type: "TimeoutError",
+            message: "The call timed out",
+            timed_out: true,
+          };
+        }
+        if (m.op === "called" && m.ok === true && m.callable === true) {
+          return { ok: true, callable: true };
+        }
+        if (m.op === "called" && m.ok === true && "value" in m) return { ok: true, value: m.value };
+        if (m.op === "called" && m.ok === false) {
+          return {
+            ok: false,
+            type: typeof m.type === "string" ? m.type.slice(0, 200) : "Exception",
+            message: typeof m.message === "string" ? m.message.slice(0, 1000) : "",
+          };
+        }
+        await this.#worker!.stop();
       }
-      if (outcome.kind === "reply") await this.#worker!.stop();
       await this.#afterLoss();
-      const error = outcome.timedOut ? "Tests timed out" : "Tests could not run";
       return {
-        results: tests.map(() => ({ passed: false, error })),
+        ok: false,
+        type: outcome.timedOut ? "TimeoutError" : "WorkerLost",
+        message: outcome.timedOut
+          ? "The call timed out and the worker had to be replaced"
+          : "The worker was lost during the call",
         timed_out: outcome.timedOut,
         state_lost: true,
       };
@@ -786,18 +809,6 @@ function parseDone(message: Record<string, unknown>, cap: number): ParsedDone | 
       threads: typeof threads === "number" && threads >= 0 ? Math.floor(threads) : 0,
     },
     killed: killedCount,
-  };
-}
-
-function parseTestResult(results: unknown[], index: number): TestResult {
-  const r = results[index];
-  if (r && typeof r === "object" && (r as { passed?: unknown }).passed === true) {
-    return { passed: true };
-  }
-  const error = r && typeof r === "object" ? (r as { error?: unknown }).error : undefined;
-  return {
-    passed: false,
-    error: typeof error === "string" ? error.slice(0, 500) : "Test gave no result",
   };
 }
 

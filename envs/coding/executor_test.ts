@@ -243,27 +243,32 @@ Deno.test("executor does not trust frames that user code writes into the control
   });
 });
 
-Deno.test("executor runs tests in forks that cannot touch the episode", async () => {
+Deno.test("executor calls a function of the episode with plain data for the grader", async () => {
   await using py = await PythonExecutor.start({ timeoutS: 5 });
-  await py.run("items = [1, 2]\ndef add(a, b):\n    return a + b");
-  const run = await py.runTests([
-    "assert add(2, 3) == 5",
-    "items.append(3)\nassert len(items) == 3",
-    "assert len(items) == 2",
-    "assert add(1, 1) == 3",
-    "import os\nos._exit(0)",
-    "undefined_name",
-  ]);
-  assert.deepEqual(run.results.map((r) => r.passed), [true, true, true, false, false, false]);
-  assert.deepEqual(run.results[3]!.error, "AssertionError");
-  assert.match(run.results[5]!.error ?? "", /NameError/);
-  assert.deepEqual(run.state_lost, false);
-  const r = await py.run("print(items, 'TEST' in dir())");
-  assert.deepEqual(r.stdout, "[1, 2] False\n");
-
-  const slow = await py.runTests(["while True: pass", "assert True"], { timeoutS: 0.5 });
-  assert.deepEqual(slow.results.map((r) => r.passed), [false, false]);
-  assert.deepEqual((await py.run("print('alive')")).stdout, "alive\n");
+  await py.run(
+    "x = (1, b'a')\ndef add(a, b):\n    return a + b\n" +
+      "def boom():\n    raise KeyError('k')\ndef spin():\n    while True: pass",
+  );
+  const opts = { timeoutS: 1 };
+  assert.deepEqual(await py.call("add", [2, 3], { dict: [] }, opts), { ok: true, value: 5 });
+  assert.deepEqual(await py.call("add", null, null, opts), { ok: true, callable: true });
+  assert.deepEqual(await py.call("x", null, null, opts), {
+    ok: true,
+    value: { tuple: [1, { bytes: "YQ==" }] },
+  });
+  assert.deepEqual(await py.call("boom", [], { dict: [] }, opts), {
+    ok: false,
+    type: "KeyError",
+    message: "'k'",
+  });
+  assert.deepEqual(await py.call("nope", [], { dict: [] }, opts), {
+    ok: false,
+    type: "NameError",
+    message: "name 'nope' is not defined",
+  });
+  const spin = await py.call("spin", [], { dict: [] }, { timeoutS: 0.3 });
+  assert.deepEqual([spin.ok, !spin.ok && spin.timed_out], [false, true]);
+  assert.deepEqual((await py.run("print(add(1, 1))")).stdout, "2\n");
 });
 
 Deno.test({

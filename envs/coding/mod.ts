@@ -1,6 +1,6 @@
 /**
  * The coding env: Python code in a persistent, locked-down worker. Models,
- * environment, client, manifest, the executor, and the reward rubric.
+ * environment, client, manifest, the executor, the grader, and the rubrics.
  *
  * @module
  */
@@ -14,14 +14,22 @@ export {
   WorkerStartError,
 } from "./errors.ts";
 export {
+  type CallOptions,
+  type CallReply,
   type ExecResult,
   type ExecutorOptions,
   PythonExecutor,
   type RunOptions,
-  type TestResult,
-  type TestRun,
   type WorkerUser,
 } from "./executor.ts";
+export {
+  type CallRelay,
+  type GradeOptions,
+  Grader,
+  type GraderOptions,
+  type TestResult,
+  type TestRun,
+} from "./grader.ts";
 export { type Isolation } from "./isolation.ts";
 export { manifest } from "./manifest.ts";
 export {
@@ -34,5 +42,14 @@ export {
   MAX_STEP_TIMEOUT_S,
 } from "./models.ts";
 export { processesOfUid, type ProcessInfo } from "./procfs.ts";
-export { defaultRubric, type Rubric, type RubricInput, type RubricOutput } from "./rubric.ts";
+export {
+  type CodingRubricInput,
+  defaultRubric,
+  exitStatus,
+  outputMatches,
+  type OutputMatchOptions,
+  testsPassed,
+  type TestsTally,
+  testsTally,
+} from "./rubric.ts";
 export { parseUidRange, UidPool, type UidPoolOptions, type UidRange } from "./uid_pool.ts";

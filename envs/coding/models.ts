@@ -72,13 +72,27 @@ export type CodeState = z.infer<typeof CodeState>;
 
 /** A task: what to ask for, and Python tests (usually asserts) that decide the reward. */
 export const CodeTask: z.ZodObject<
-  { prompt: z.ZodString; tests: z.ZodArray<z.ZodString> },
+  {
+    prompt: z.ZodString;
+    tests: z.ZodArray<z.ZodString>;
+    hidden_tests: z.ZodOptional<z.ZodArray<z.ZodString>>;
+  },
   z.core.$strict
 > = z.strictObject({
   /** The task's statement, shown in the reset observation's metadata. */
   prompt: z.string().max(100_000),
-  /** Python snippets; each passes if it runs without an exception. */
+  /**
+   * Python snippets run by the grader, outside the agent's reach; each passes
+   * if it runs without an exception. A name a test does not define is looked
+   * up in the agent's namespace: functions are called with plain data, values
+   * are copied as plain data.
+   */
   tests: z.array(z.string().max(100_000)).min(1).max(100),
+  /**
+   * Tests graded like `tests` but reported only as a count: neither their
+   * source nor their errors reach the observation.
+   */
+  hidden_tests: z.array(z.string().max(100_000)).max(100).optional(),
 });
 /** A coding task. */
 export type CodeTask = z.infer<typeof CodeTask>;

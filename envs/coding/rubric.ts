@@ -1,62 +1,119 @@
 /**
- * How the coding env turns a step into a reward: a rubric is a function the
- * env takes, so a trainer can plug in its own.
+ * The coding env's rubrics, built on the core ones (protocol/rubric.ts).
+ * Each reads only the observation (and the action), so each runs on the
+ * server or, just as well, on the trainer's side on what the client got.
+ * None of them runs in the agent's interpreter: the tests' verdict in
+ * `metadata.tests` comes from the grader (grader.ts), and stdout is compared
+ * here, on the host.
  *
  * @module
  */
-import type { ExecResult, TestRun } from "./executor.ts";
-import type { CodeAction, CodeTask } from "./models.ts";
+import { type Rubric, rubric, type RubricInput } from "../../protocol/rubric.ts";
+import type { CodeAction, CodeObservation } from "./models.ts";
 
-/** What a rubric gets for one step. */
-export interface RubricInput {
-  /** The action the step ran. */
-  action: CodeAction;
-  /** What running it gave. */
-  result: ExecResult;
-  /** The episode's task, if reset gave one. */
-  task?: CodeTask;
-  /** The task's tests, run after the step (only with a task). */
-  tests?: TestRun;
-  /** Steps in the episode so far, this one included. */
-  step: number;
+/** What a coding rubric scores: the action and the observation of one step. */
+export type CodingRubricInput = RubricInput<CodeAction, CodeObservation>;
+
+/** The tests' tally the coding env puts in `observation.metadata.tests`. */
+export interface TestsTally {
+  /** Tests that passed, hidden ones included. */
+  passed: number;
+  /** Tests run, hidden ones included. */
+  total: number;
 }
 
-/** A rubric's verdict: the reward, and whether the episode is over. */
-export interface RubricOutput {
-  /** The step's reward. */
-  reward: number;
-  /**
-   * Whether the episode ends.
-   * @default false
-   */
-  done?: boolean;
+/** The tests' tally of an observation, if the step ran a task's tests. */
+export function testsTally(observation: CodeObservation): TestsTally | undefined {
+  const tests = observation.metadata?.tests as Partial<TestsTally> | undefined;
+  if (!tests || typeof tests.passed !== "number" || typeof tests.total !== "number") {
+    return undefined;
+  }
+  return { passed: tests.passed, total: tests.total };
 }
-
-/** Scores one step; may be async. A bare number is a reward with `done: false`. */
-export type Rubric = (input: RubricInput) => number | RubricOutput | Promise<number | RubricOutput>;
 
 /**
- * The default rubric. Without a task: 0 for a step that exits 0, -1 for one
- * that fails or times out. With a task: the fraction of its tests that pass
- * after the step, and `done` once they all pass.
+ * The fraction of the task's tests that pass (0 on a step without tests).
  *
  * @example
  * ```ts
- * import { defaultRubric } from "./rubric.ts";
- * const result = {
- *   stdout: "", stderr: "", exit_code: 0, timed_out: false, truncated: false,
- *   state_lost: false, duration_ms: 1, signal: null, processes_killed: 0, threads: 1, notes: [],
+ * import { evaluate } from "../../protocol/rubric.ts";
+ * import { testsPassed } from "./rubric.ts";
+ * const observation = {
+ *   stdout: "", stderr: "", exit_code: 0, timed_out: false, truncated: false, state_lost: false,
+ *   duration_ms: 1, done: false, reward: null, metadata: { tests: { passed: 1, total: 4 } },
  * };
- * console.log(defaultRubric({ action: { code: "x = 1" }, result, step: 1 })); // { reward: 0, done: false }
+ * const score = await evaluate(testsPassed(), { action: { code: "" }, observation, step: 1, done: false });
+ * console.log(score.value); // 0.25
  * ```
  */
-export function defaultRubric(input: RubricInput): RubricOutput {
-  const { result, tests } = input;
-  if (tests) {
-    const total = tests.results.length;
-    const passed = tests.results.filter((t) => t.passed).length;
-    return { reward: total ? passed / total : 0, done: total > 0 && passed === total };
-  }
-  const ok = result.exit_code === 0 && !result.timed_out;
-  return { reward: ok ? 0 : -1, done: false };
+export function testsPassed(): Rubric<CodingRubricInput> {
+  return rubric((input) => {
+    const tally = testsTally(input.observation);
+    return tally && tally.total > 0 ? tally.passed / tally.total : 0;
+  });
+}
+
+/** 0 for a step that exits 0 in time, -1 for one that fails or times out. */
+export function exitStatus(): Rubric<CodingRubricInput> {
+  return rubric(({ observation: o }) => (o.exit_code === 0 && !o.timed_out ? 0 : -1));
+}
+
+/** Options of {@link outputMatches}. */
+export interface OutputMatchOptions {
+  /**
+   * `exact`: byte for byte; `trim`: without leading and trailing whitespace;
+   * `lines`: line by line, each without trailing whitespace, blank lines at
+   * the end ignored.
+   * @default "lines"
+   */
+  compare?: "exact" | "trim" | "lines";
+}
+
+/**
+ * 1 when the step's stdout matches `expected`, else 0. What the program
+ * prints is the agent's to choose: `print("42")` matches "42" as well as a
+ * computation does, so pair this with tests or fresh inputs when that
+ * matters.
+ *
+ * @example
+ * ```ts
+ * import { evaluate } from "../../protocol/rubric.ts";
+ * import { outputMatches } from "./rubric.ts";
+ * const observation = {
+ *   stdout: "1\n2  \n\n", stderr: "", exit_code: 0, timed_out: false, truncated: false,
+ *   state_lost: false, duration_ms: 1, done: false, reward: null, metadata: {},
+ * };
+ * const input = { action: { code: "" }, observation, step: 1, done: false };
+ * console.log((await evaluate(outputMatches("1\n2\n"), input)).value); // 1
+ * ```
+ */
+export function outputMatches(
+  expected: string,
+  options: OutputMatchOptions = {},
+): Rubric<CodingRubricInput> {
+  const compare = options.compare ?? "lines";
+  const norm = compare === "exact"
+    ? (s: string) => s
+    : compare === "trim"
+    ? (s: string) => s.trim()
+    : (s: string) => s.split("\n").map((l) => l.trimEnd()).join("\n").replace(/\n+$/, "");
+  const want = norm(expected);
+  return rubric(({ observation: o }) => (!o.truncated && norm(o.stdout) === want ? 1 : 0));
+}
+
+/**
+ * The default rubric: with a task, the fraction of its tests that pass after
+ * the step (part `tests`); without one, 0 for a step that exits 0 and -1 for
+ * one that fails or times out (part `exit`).
+ */
+export function defaultRubric(): Rubric<CodingRubricInput> {
+  const tests = testsPassed();
+  const exit = exitStatus();
+  return {
+    async score(input) {
+      const withTests = testsTally(input.observation) !== undefined;
+      const { value } = await (withTests ? tests : exit).score(input);
+      return { value, parts: { [withTests ? "tests" : "exit"]: value } };
+    },
+  };
 }

@@ -648,101 +648,16 @@ class _Runner:
         killed = _kill_all_others(self.cfg)
         return self.finish(exit_code, killed)
 
-    def handle_tests(self, request):
-        import select
-        import time
-
-        tests = [str(t) for t in request.get("tests", [])]
-        deadline = time.monotonic() + float(request.get("timeout_ms", 5000)) / 1000
-        results = []
-        self.prepare()
+    def handle_call(self, request):
         self.in_user = True
         try:
-            for index, source in enumerate(tests):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    results.append({"passed": False, "error": "Not run: the test time ran out"})
-                    continue
-                results.append(self.run_test(index, source, remaining, select))
-        except KeyboardInterrupt:
-            while len(results) < len(tests):
-                results.append({"passed": False, "error": "Not run: interrupted"})
+            reply = _grader_call(self.ns, request)
         finally:
             self.in_user = False
-        killed = _kill_all_others(self.cfg)
-        return {"op": "tests_done", "results": results, "killed": killed}
-
-    def run_test(self, index, source, remaining, select):
-        import json
-        import signal
-        import time
-
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            message = {"passed": False, "error": "Test did not finish"}
-            try:
-                os.close(r)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                os.dup2(self.devnull, 1)
-                os.dup2(self.devnull, 2)
-                null = io.TextIOWrapper(io.FileIO(self.devnull, "w", closefd=False), encoding="utf-8")
-                sys.stdout = sys.stderr = sys.__stdout__ = sys.__stderr__ = null
-                self.in_user = True
-                exec(compile(source, f"<test {index + 1}>", "exec"), self.ns)
-                message = {"passed": True}
-            except BaseException as e:  # noqa: BLE001
-                try:
-                    text = "".join(__import__("traceback").format_exception_only(type(e), e)).strip()
-                except BaseException:  # noqa: BLE001
-                    text = type(e).__name__
-                message = {"passed": False, "error": text[-500:]}
-            finally:
-                try:
-                    _write_all(w, json.dumps(message).encode("utf-8", "replace"))
-                finally:
-                    os._exit(0)
-        os.close(w)
-        data = b""
-        poller = select.poll()
-        poller.register(r, select.POLLIN | select.POLLHUP)
-        end = time.monotonic() + remaining
-        timed_out = False
-        stop = True
-        try:
-            while len(data) < 8192:
-                left = end - time.monotonic()
-                if left <= 0:
-                    timed_out = True
-                    break
-                if not poller.poll(max(1, int(left * 1000))):
-                    continue
-                chunk = os.read(r, 8192)
-                if not chunk:
-                    stop = False
-                    break
-                data += chunk
-        finally:
-            os.close(r)
-            if stop:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            _, status = os.waitpid(pid, 0)
-        if timed_out:
-            return {"passed": False, "error": "Timed out"}
-        try:
-            message = json.loads(data.decode("utf-8", "replace"))
-        except ValueError:
-            message = {}
-        passed = message.get("passed") is True and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-        if passed:
-            return {"passed": True}
-        error = message.get("error") if isinstance(message.get("error"), str) else None
-        if error is None:
-            error = "Test process ended without a result"
-        return {"passed": False, "error": error}
+        if os.getpid() != self.pid:
+            os._exit(0)
+        reply["killed"] = _kill_all_others(self.cfg)
+        return reply
 
     def serve(self):
         while True:
@@ -754,16 +669,162 @@ class _Runner:
             try:
                 if op == "exec":
                     reply = self.handle_exec(request)
-                elif op == "tests":
-                    reply = self.handle_tests(request)
+                elif op == "call":
+                    reply = self.handle_call(request)
                 elif op == "ping":
                     reply = {"op": "pong"}
                 else:
                     reply = {"op": "error", "message": f"Unknown op {op!r}"}
             except KeyboardInterrupt:
-                reply = self.finish(1, 0) if op == "exec" else {"op": "error", "message": "Interrupted"}
+                if op == "exec":
+                    reply = self.finish(1, 0)
+                elif op == "call":
+                    reply = {"op": "called", "ok": False, "type": "KeyboardInterrupt", "message": "Interrupted"}
+                else:
+                    reply = {"op": "error", "message": "Interrupted"}
             reply["id"] = request.get("id") if isinstance(request, dict) else None
             _write_frame(self.cout, reply)
+
+
+# --- grader calls (issue 11) ---------------------------------------------------
+#
+# The one request the grader (grader.py, a process of its own under the
+# server's uid) sends through the server: {"op": "call", "name", "args",
+# "kwargs"} calls the function `name` of the episode's namespace with plain
+# data, and the reply carries plain data back. With "args": null it only asks
+# what `name` is: {"callable": true}, or its value as plain data. Nothing here
+# decides a verdict: the grader decodes what comes back into exact builtin
+# types and compares it itself, so whatever user code makes this code send is
+# at most a wrong answer. The codec mirrors grader.py's (see there for the
+# format).
+
+_PLAIN_MAX_DEPTH = 32
+_PLAIN_MAX_ITEMS = 100_000
+_PLAIN_MAX_CHARS = 256 * 1024
+_SAFE_INT = 2**53 - 1
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _plain_encode(value):
+    """Plain data as tagged JSON; subclasses of the plain types become the plain type."""
+    import base64
+
+    budget = [_PLAIN_MAX_ITEMS, _PLAIN_MAX_CHARS]
+
+    def spend(items, chars=0):
+        budget[0] -= items
+        budget[1] -= chars
+        if budget[0] < 0 or budget[1] < 0:
+            raise _NotPlain("the value is larger than the grader accepts")
+
+    def enc(v, depth):
+        if depth > _PLAIN_MAX_DEPTH:
+            raise _NotPlain(f"the value is nested deeper than {_PLAIN_MAX_DEPTH}")
+        spend(1)
+        t = type(v)
+        if v is None or t is bool:
+            return v
+        if issubclass(t, int) and t is not bool:
+            n = int.__int__(v)
+            if -_SAFE_INT <= n <= _SAFE_INT:
+                return n
+            text = int.__repr__(n)
+            spend(0, len(text))
+            return {"int": text}
+        if issubclass(t, float):
+            return {"float": float.__repr__(float.__float__(v))}
+        if issubclass(t, str):
+            s = str.__str__(v)
+            spend(0, len(s))
+            return s
+        if issubclass(t, (bytes, bytearray)):
+            b = bytes(memoryview(v))
+            spend(0, len(b) * 4 // 3 + 4)
+            return {"bytes": base64.b64encode(b).decode("ascii")}
+        if issubclass(t, list):
+            return [enc(x, depth + 1) for x in list.__iter__(v)]
+        if issubclass(t, tuple):
+            return {"tuple": [enc(x, depth + 1) for x in tuple.__iter__(v)]}
+        if issubclass(t, dict):
+            return {"dict": [[enc(k, depth + 1), enc(x, depth + 1)] for k, x in dict.items(v)]}
+        if issubclass(t, frozenset):
+            return {"frozenset": [enc(x, depth + 1) for x in frozenset.__iter__(v)]}
+        if issubclass(t, set):
+            return {"set": [enc(x, depth + 1) for x in set.__iter__(v)]}
+        raise _NotPlain(f"a value of type {t.__name__} is not plain data")
+
+    return enc(value, 0)
+
+
+def _plain_decode(data):
+    """Tagged JSON (from the trusted grader) back to Python values."""
+    import base64
+
+    if data is None or isinstance(data, (bool, int, str)):
+        return data
+    if isinstance(data, list):
+        return [_plain_decode(x) for x in data]
+    (tag, body), = data.items()
+    if tag == "int":
+        return int(body)
+    if tag == "float":
+        return float(body)
+    if tag == "bytes":
+        return base64.b64decode(body)
+    if tag == "tuple":
+        return tuple(_plain_decode(x) for x in body)
+    if tag == "dict":
+        return {_plain_decode(k): _plain_decode(v) for k, v in body}
+    if tag == "set":
+        return {_plain_decode(x) for x in body}
+    if tag == "frozenset":
+        return frozenset(_plain_decode(x) for x in body)
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def _grader_call(ns, request):
+    """Calls ns[name](*args, **kwargs); returns the reply frame (plain data only)."""
+
+    def failed(exc):
+        try:
+            kind = type(exc).__name__
+            kind = str.__str__(kind) if isinstance(kind, str) else "Exception"
+        except BaseException:  # noqa: BLE001
+            kind = "Exception"
+        try:
+            message = str.__str__(str(exc))[:1000]
+        except BaseException:  # noqa: BLE001
+            message = ""
+        return {"op": "called", "ok": False, "type": kind[:200], "message": message}
+
+    name = request.get("name")
+    if type(name) is not str or not name.isidentifier():
+        return {"op": "called", "ok": False, "type": "NameError", "message": "Bad name"}
+    try:
+        target = ns[name]
+    except KeyError:
+        return {"op": "called", "ok": False, "type": "NameError", "message": f"name {name!r} is not defined"}
+    except BaseException as e:  # noqa: BLE001 - user code may raise anything
+        return failed(e)
+    try:
+        if request.get("args") is None:
+            if callable(target):
+                return {"op": "called", "ok": True, "callable": True}
+            return {"op": "called", "ok": True, "value": _plain_encode(target)}
+        args = _plain_decode(request["args"])
+        kwargs = _plain_decode(request.get("kwargs") or {"dict": []})
+        value = target(*args, **{str(k): v for k, v in kwargs.items()})
+        return {"op": "called", "ok": True, "value": _plain_encode(value)}
+    except _NotPlain as e:
+        return {"op": "called", "ok": False, "type": "TypeError", "message": f"Not plain data: {e.args[0]}"}
+    except BaseException as e:  # noqa: BLE001 - user code may raise anything
+        return failed(e)
+
+
+# --- end of grader calls -----------------------------------------------------
 
 
 def _trim_partial_utf8(data):
@@ -879,6 +940,9 @@ def _setup_runner(cfg):
 
 
 def _main():
+    # Whatever fds the server's own launcher left inheritable (Deno passes them on to its
+    # children) must not reach user code: only the three pipes from the server stay.
+    os.closerange(3, 1 << 20)
     cfg = _read_frame(0)
     os.setsid()
     if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
