@@ -299,6 +299,8 @@ dockerTest("hostile images: labels, volumes and envtorch.* labels", async (t) =>
               transport: "tcp",
               network,
               ttlS: 1,
+              // A server bound to 0.0.0.0 (the published port) wants a token; /health needs none.
+              env: { ENVTORCH_TOKEN: crypto.randomUUID() + crypto.randomUUID() },
             });
             const own = (await server.inspect()).Config.Labels ?? {};
             assert.notEqual(own[LABELS.socketDir], victim);
