@@ -197,6 +197,10 @@ function describeImageHardening(hc: HostConfig, asked: HardeningOptions): string
     parts.push(`memory ${asked.memoryBytes} (set: ${hc.Memory})`);
   }
   if (asked.pids !== undefined) parts.push(`pids ${asked.pids} (set: ${hc.PidsLimit})`);
+  if (asked.cpus !== undefined) parts.push(`cpus ${asked.cpus} (set: ${(hc.NanoCpus ?? 0) / 1e9})`);
+  if (asked.ipc?.shmTotalBytes !== undefined) {
+    parts.push(`shared memory ${asked.ipc.shmTotalBytes} (set: ${hc.Sysctls?.["kernel.shmmax"]})`);
+  }
   if (asked.tmpSize !== undefined) parts.push(`/tmp ${asked.tmpSize} (set: ${hc.Tmpfs?.["/tmp"]})`);
   return parts.join("; ");
 }
