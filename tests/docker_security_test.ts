@@ -316,8 +316,11 @@ dockerTest("hostile images: labels, volumes and envtorch.* labels", async (t) =>
                 );
               }
             }
-            await new Promise((r) => setTimeout(r, 1100));
-            const reaped = await reapContainers(engine, { now: new Date(Date.now() + 5000) });
+            // Reap as if 5 s had passed (ttlS 1), only this run's containers.
+            const reaped = await reapContainers(engine, {
+              now: new Date(Date.now() + 5000),
+              labels: [`${TEST_LABEL}=${labels[TEST_LABEL]}`],
+            });
             assert.ok(reaped.some((c) => c.id === server.id), "the expired container was reaped");
             await server.stop();
           }

@@ -65,6 +65,8 @@ export interface ReapOptions {
   now?: Date;
   /** Aborts the call. */
   signal?: AbortSignal;
+  /** Only containers that also carry these labels (`key` or `key=value`). */
+  labels?: string[];
 }
 
 /**
@@ -121,11 +123,11 @@ function describe(c: ContainerSummary): ManagedContainer {
 /** Every container envtorch manages, running or not. */
 export async function listManagedContainers(
   engine: DockerEngine,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; labels?: string[] } = {},
 ): Promise<ManagedContainer[]> {
   const found = await engine.containers.list({
     all: true,
-    labels: [`${LABELS.managed}=true`],
+    labels: [`${LABELS.managed}=true`, ...options.labels ?? []],
     signal: options.signal,
   });
   return found.map(describe).sort((a, b) => a.created.getTime() - b.created.getTime());
