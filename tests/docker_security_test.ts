@@ -264,6 +264,24 @@ dockerTest("hostile images: labels, volumes and envtorch.* labels", async (t) =>
       assert.deepEqual(await containersOf(engine, labels), []);
     });
 
+    await t.step(
+      "an image may ask for more shared memory within the ceiling, read back",
+      async () => {
+        const shm = await image("shm", `LABEL envtorch.shm-total="32m"`);
+        await using server = await docker.start(shm, { labels, transport: "unix" });
+        const hc = (await server.inspect()).HostConfig;
+        assert.equal(hc.Sysctls?.["kernel.shmmax"], String(32 * 1024 ** 2));
+        assert.equal(hc.Sysctls?.["kernel.shmall"], String(32 * 1024 ** 2 / 4096));
+        const { stdout } = await engine.exec.run(server.id, ["cat", "/proc/sys/kernel/shmmax"]);
+        assert.equal(stdout.trim(), String(32 * 1024 ** 2));
+        const greedy = await image("shm-greedy", `LABEL envtorch.shm-total="8g"`);
+        await assert.rejects(
+          docker.start(greedy, { labels, transport: "unix" }),
+          /asks for shared memory "8g" \(label envtorch\.shm-total\): more than the 256 MiB/,
+        );
+      },
+    );
+
     await t.step("an image VOLUME becomes a sized tmpfs, not a writable volume", async () => {
       const withVolume = await image("volume", `VOLUME /data`);
       await using server = await docker.start(withVolume, { labels, transport: "unix" });
