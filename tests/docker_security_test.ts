@@ -134,7 +134,7 @@ dockerTest(
         child.kill();
         assert.fail(`envtorch run printed nothing: ${await stderr}`);
       }
-      const started = JSON.parse(line) as { url: string; id: string };
+      const started = JSON.parse(line) as { url: string; id: string; token?: string };
       id = started.id;
       assert.match(started.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 
@@ -149,7 +149,12 @@ dockerTest(
         await t.step(
           `over ${transport}: the worker sees only lo and cannot connect out`,
           async () => {
-            await using env = new CodingEnv({ baseUrl: started.url, transport, timeoutS: 30 });
+            await using env = new CodingEnv({
+              baseUrl: started.url,
+              transport,
+              timeoutS: 30,
+              token: started.token,
+            });
             const reset = await env.reset();
             const isolation =
               (reset.observation.metadata as { isolation: { network_blocked: boolean } })
@@ -187,7 +192,11 @@ dockerTest(
     await using docker = new LocalDockerProvider({ engine, reapOnStart: false });
     try {
       await using server = await docker.start(CODING_IMAGE, { transport: "tcp", labels });
-      await using env = new CodingEnv({ baseUrl: server.baseUrl, timeoutS: 30 });
+      await using env = new CodingEnv({
+        baseUrl: server.baseUrl,
+        timeoutS: 30,
+        token: server.token,
+      });
       await env.reset();
 
       await t.step("the IPC sysctls are read back from the engine", async () => {
