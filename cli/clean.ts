@@ -10,8 +10,8 @@ import {
   listManagedContainers,
   reapContainers,
   type ReapedContainer,
-  socketDirOf,
 } from "../providers/docker/managed_containers.ts";
+import { printable } from "../providers/docker/printable.ts";
 import { type Command, noPositionals, parseFlags } from "./common.ts";
 
 const usage = `Usage: envtorch clean [--all] [--dry-run] [--json]
@@ -47,7 +47,7 @@ export const cleanCommand: Command = {
         if (!dryRun) {
           try {
             await engine.containers.remove(c.id, { force: true, volumes: true });
-            const dir = socketDirOf(c.labels);
+            const dir = c.socketDir;
             if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
           } catch (error) {
             if (!(error instanceof DockerNotFoundError)) entry.error = (error as Error).message;
@@ -73,17 +73,17 @@ export const cleanCommand: Command = {
     } else {
       const verb = dryRun ? "would remove" : "removed";
       for (const c of removed) {
-        console.log(
-          c.error
-            ? `failed to remove ${c.name}: ${c.error}`
-            : `${verb} ${c.name} (${c.image}): ${
-              c.reason === "owner-gone"
-                ? `owner ${c.ownerPid} is gone`
-                : c.reason === "expired"
-                ? "expired"
-                : "--all"
-            }`,
-        );
+        // Names, images and errors come from the engine: no terminal escapes get through.
+        const line = c.error
+          ? `failed to remove ${c.name}: ${c.error}`
+          : `${verb} ${c.name} (${c.image}): ${
+            c.reason === "owner-gone"
+              ? `owner ${c.ownerPid} is gone`
+              : c.reason === "expired"
+              ? "expired"
+              : "--all"
+          }`;
+        console.log(printable(line, { singleLine: true }));
       }
     }
     return failed.length ? 1 : 0;

@@ -5,6 +5,7 @@
  */
 import { DockerEngine } from "../providers/docker/engine.ts";
 import { listManagedContainers } from "../providers/docker/managed_containers.ts";
+import { printable } from "../providers/docker/printable.ts";
 import { type Command, noPositionals, parseFlags } from "./common.ts";
 
 const usage = `Usage: envtorch ps [--json]
@@ -49,14 +50,17 @@ export const psCommand: Command = {
     }
     const rows = [
       ["NAME", "IMAGE", "STATE", "URL", "OWNER", "EXPIRES"],
-      ...containers.map((c) => [
-        c.name,
-        c.image,
-        c.status,
-        c.url ?? "-",
-        `${c.ownerPid ?? "?"} (${c.owner})`,
-        c.expires?.toISOString().replace(/\.\d+Z$/, "Z") ?? "-",
-      ]),
+      // Names, images and states come from the engine: no terminal escapes get through.
+      ...containers.map((c) =>
+        [
+          c.name,
+          c.image,
+          c.status,
+          c.url ?? "-",
+          `${c.ownerPid ?? "?"} (${c.owner})`,
+          c.expires?.toISOString().replace(/\.\d+Z$/, "Z") ?? "-",
+        ].map((cell) => printable(cell, { singleLine: true }))
+      ),
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const row of rows) {

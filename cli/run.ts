@@ -9,6 +9,7 @@ import { DockerEngine } from "../providers/docker/engine.ts";
 import { LocalDockerProvider } from "../providers/docker/local_docker_provider.ts";
 import type { HostConfig } from "../providers/docker/engine_types.ts";
 import type { HardeningOptions } from "../providers/docker/hardening.ts";
+import { printable } from "../providers/docker/printable.ts";
 import {
   type Command,
   intFlag,
@@ -25,9 +26,10 @@ hardened container (no capabilities, read-only root, memory, CPU and pid
 limits), prints its URL on stdout, and stops and removes it on Ctrl-C or
 SIGTERM.
 
-The URL is unix:PATH for a container on a unix socket with no network at
-all (the default when running as root on Linux), or http://127.0.0.1:PORT
-for a port published on 127.0.0.1 only.
+The URL is unix:PATH for a container on a unix socket (the default when
+running as root on Linux), or http://127.0.0.1:PORT for a port on
+127.0.0.1 that this process forwards to that socket. Either way the
+container has no network at all unless --network bridge asks for one.
 
 Options:
   --port N           publish the server on 127.0.0.1:N (0 picks a free port)
@@ -36,7 +38,9 @@ Options:
   --memory SIZE      memory limit, e.g. 512m or 2g (default 1g; no swap)
   --cpus N           CPUs (default 1)
   --pids N           most processes and threads (default 128)
-  --network MODE     none or bridge (default: none on a socket, bridge with a port)
+  --network MODE     none or bridge (default none, also with --port: this process
+                     forwards the port to the container's unix socket, so the
+                     container has no network; bridge gives it one)
   --env NAME=VALUE   environment variable for the server (repeatable)
   --timeout S        seconds to wait for /health (default 30)
   --json             print {"url","token","id","name","image"} as one JSON line
@@ -163,7 +167,7 @@ export const runCommand: Command = {
           .then((r) => r.StatusCode, () => undefined);
         const code = await exited;
         if (code !== undefined && !stop.signal.aborted) {
-          const logs = await container.logs({ tail: 30 }).catch(() => "");
+          const logs = await container.logs({ tail: 30 }).then(printable).catch(() => "");
           console.error(
             `envtorch run: container ${container.name} exited with code ${code}${
               logs.trim() ? `\n--- last log lines ---\n${logs.trimEnd()}` : ""
@@ -193,6 +197,10 @@ function describeImageHardening(hc: HostConfig, asked: HardeningOptions): string
     parts.push(`memory ${asked.memoryBytes} (set: ${hc.Memory})`);
   }
   if (asked.pids !== undefined) parts.push(`pids ${asked.pids} (set: ${hc.PidsLimit})`);
+  if (asked.cpus !== undefined) parts.push(`cpus ${asked.cpus} (set: ${(hc.NanoCpus ?? 0) / 1e9})`);
+  if (asked.ipc?.shmTotalBytes !== undefined) {
+    parts.push(`shared memory ${asked.ipc.shmTotalBytes} (set: ${hc.Sysctls?.["kernel.shmmax"]})`);
+  }
   if (asked.tmpSize !== undefined) parts.push(`/tmp ${asked.tmpSize} (set: ${hc.Tmpfs?.["/tmp"]})`);
   return parts.join("; ");
 }

@@ -5,6 +5,10 @@
  */
 import { TimeoutError } from "../protocol/errors.ts";
 import { parseBaseUrl } from "../client/transport.ts";
+import { readCappedText } from "./read_capped.ts";
+
+/** The most of a `/health` answer that is read (a healthy one is a few bytes). */
+export const MAX_HEALTH_BODY_BYTES = 64 * 1024;
 
 /** Options of {@link waitForHealth}. */
 export interface WaitForHealthOptions {
@@ -52,7 +56,7 @@ export async function waitForHealth(
           client,
           signal: AbortSignal.timeout(Math.max(100, Math.min(2000, deadline - performance.now()))),
         });
-        const body = await res.text();
+        const body = await readCappedText(res.body, MAX_HEALTH_BODY_BYTES, "/health");
         if (res.ok && body.includes("healthy")) return;
         last = `HTTP ${res.status}`;
       } catch (error) {

@@ -10,6 +10,7 @@ import { EchoEnv } from "../envs/echo/client.ts";
 import { DockerEngine } from "../providers/docker/engine.ts";
 import { LocalDockerProvider } from "../providers/docker/local_docker_provider.ts";
 import { LABELS } from "../providers/docker/labels.ts";
+import { SECCOMP_SECURITY_OPT } from "../providers/docker/seccomp.ts";
 import {
   buildTestImage,
   containersOf,
@@ -72,15 +73,15 @@ dockerTest(
         assert.match(await server.logs(), /serving echo on unix:\/run\/envtorch\/env\.sock/);
       });
 
-      await t.step("published port on 127.0.0.1 only: WebSocket and HTTP episodes", async () => {
+      await t.step("a port on 127.0.0.1 forwarded to the socket, network still none", async () => {
         await using server = await docker.start(ECHO_IMAGE, { transport: "tcp", labels });
         assert.match(server.baseUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
         const info = await server.inspect();
-        assert.equal(info.HostConfig.NetworkMode, "bridge");
-        const bindings = info.NetworkSettings.Ports?.["8000/tcp"] ?? [];
-        assert.ok(bindings.length > 0);
-        for (const b of bindings) assert.equal(b.HostIp, "127.0.0.1");
-        // The server binds 0.0.0.0 in the container, so it was given a token.
+        assert.equal(info.HostConfig.NetworkMode, "none");
+        assert.deepEqual(info.HostConfig.PortBindings ?? {}, {});
+        const port = new URL(server.baseUrl).port;
+        assert.equal(info.Config.Labels?.[LABELS.forward], `127.0.0.1:${port}`);
+        // A port is open to every local user, so the server was given a token.
         assert.ok(server.token && server.token.length >= 16, "a TCP container has a token");
         const anonymous = await fetch(`${server.baseUrl}/state`);
         assert.equal(anonymous.status, 401, "the container's server asks for it");
@@ -118,9 +119,12 @@ dockerTest("docker provider hardens every container as SECURITY.md asks", async 
       assert.deepEqual(hc.CapDrop, ["ALL"]);
       assert.ok(!hc.CapAdd?.length, `CapAdd is ${JSON.stringify(hc.CapAdd)}`);
       assert.ok(hc.SecurityOpt?.includes("no-new-privileges"));
+      assert.ok(hc.SecurityOpt?.includes(SECCOMP_SECURITY_OPT));
       assert.ok(!hc.SecurityOpt?.some((o) => o.includes("unconfined")));
       assert.equal(hc.ReadonlyRootfs, true);
       assert.deepEqual(hc.Tmpfs, { "/tmp": "rw,noexec,nosuid,nodev,size=64m" });
+      assert.equal(hc.IpcMode, "private");
+      assert.equal(hc.Sysctls?.["kernel.shmmax"], "16777216");
       assert.equal(hc.Memory, GIB);
       assert.equal(hc.MemorySwap, GIB);
       assert.equal(hc.NanoCpus, 1e9);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { DockerEngine } from "./engine.ts";
-import { DockerNotFoundError } from "./engine_errors.ts";
+import { DockerError, DockerNotFoundError } from "./engine_errors.ts";
 import type {
   ContainerCreateBody,
   ContainerCreateResponse,
@@ -13,7 +13,11 @@ import type {
   ContainerSummary,
   ContainerWaitResponse,
 } from "./engine_types.ts";
-import { type LogFrame, LogFrameDecoder } from "./log_frames.ts";
+import { decodeLogFrames, type LogFrame, LogFrameDecoder } from "./log_frames.ts";
+import { BodyTooLargeError, readCappedBytes } from "../read_capped.ts";
+
+/** The most bytes of logs {@link ContainerApi.logs} reads. */
+export const MAX_LOGS_BYTES = 8 * 1024 * 1024;
 import { path } from "./path.ts";
 
 /** Options shared by calls that can be cancelled. */
@@ -47,6 +51,11 @@ export interface LogsOptions extends SignalOptions {
   stderr?: boolean;
   /** Prefix each line with its timestamp. */
   timestamps?: boolean;
+  /**
+   * The most bytes read by {@link ContainerApi.logs} (more is an error).
+   * @default 8388608 (8 MiB)
+   */
+  maxBytes?: number;
 }
 
 /** Options of {@link ContainerApi.wait}. */
@@ -142,8 +151,16 @@ export class ContainerApi {
       signal: options.signal,
       timeoutS: 30,
     });
-    if (!res.body) return [];
-    return await Array.fromAsync(res.body.pipeThrough(new LogFrameDecoder()));
+    const bytes = await readCappedBytes(
+      res.body,
+      options.maxBytes ?? MAX_LOGS_BYTES,
+      `Docker engine (logs of ${id.slice(0, 12)})`,
+    ).catch((error) => {
+      throw error instanceof BodyTooLargeError
+        ? new DockerError(error.message, { cause: error })
+        : error;
+    });
+    return await decodeLogFrames(bytes);
   }
 
   /** `GET /containers/{id}/logs?follow=1`: frames as the container writes them, until it stops. */

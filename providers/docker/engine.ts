@@ -13,6 +13,15 @@ import { DockerError, dockerErrorFromResponse, EngineUnreachableError } from "./
 import type { EngineVersion } from "./engine_types.ts";
 import { ExecApi } from "./exec.ts";
 import { ImageApi } from "./images.ts";
+import { BodyTooLargeError, readCappedText } from "../read_capped.ts";
+import { printable } from "./printable.ts";
+
+/** The most of a JSON answer that is read (a container list of thousands fits). */
+export const MAX_JSON_BODY_BYTES = 32 * 1024 * 1024;
+/** The most of an error answer that is read. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** What a negotiated API version must look like. */
+const API_VERSION = /^1\.\d{1,3}$/;
 
 /** The oldest Engine API version envtorch speaks. */
 export const MIN_API_VERSION = "1.40";
@@ -67,6 +76,11 @@ export interface EngineRequestOptions {
    * @default true
    */
   versioned?: boolean;
+  /**
+   * The most bytes of a JSON answer {@link DockerEngine.json} reads.
+   * @default 33554432 (32 MiB)
+   */
+  maxBodyBytes?: number;
 }
 
 /** Reads the socket path out of `DOCKER_HOST` (or the default). */
@@ -122,7 +136,14 @@ export class DockerEngine implements AsyncDisposable {
   constructor(options: DockerEngineOptions = {}) {
     this.socketPath = resolveDockerSocket(options.host);
     this.#timeoutS = options.timeoutS ?? 60;
-    if (options.apiVersion) this.#version = Promise.resolve(options.apiVersion);
+    if (options.apiVersion) {
+      if (!API_VERSION.test(options.apiVersion)) {
+        throw new TypeError(
+          `Invalid apiVersion ${JSON.stringify(options.apiVersion)}: expected e.g. 1.41`,
+        );
+      }
+      this.#version = Promise.resolve(options.apiVersion);
+    }
     this.#client = Deno.createHttpClient({
       proxy: { transport: "unix", path: this.socketPath },
     });
@@ -148,6 +169,13 @@ export class DockerEngine implements AsyncDisposable {
     await res.body?.cancel();
     const server = res.headers.get("api-version");
     if (!server) return MIN_API_VERSION;
+    if (!API_VERSION.test(server)) {
+      throw new DockerError(
+        `Docker engine at ${this.socketPath} sent an invalid API version ${
+          JSON.stringify(printable(server.slice(0, 40)))
+        }: expected e.g. 1.41`,
+      );
+    }
     if (compareApiVersions(server, MIN_API_VERSION) < 0) {
       throw new DockerError(
         `Docker engine API ${server} is too old: envtorch needs ${MIN_API_VERSION} or later`,
@@ -207,16 +235,23 @@ export class DockerEngine implements AsyncDisposable {
     if (res.status >= 400) {
       let message = "";
       try {
-        const text = await res.text();
+        const text = await readCappedText(
+          res.body,
+          MAX_ERROR_BODY_BYTES,
+          `Docker engine (${what})`,
+        );
         try {
           message = String(JSON.parse(text).message ?? text);
         } catch {
           message = text;
         }
       } catch (error) {
+        if (error instanceof BodyTooLargeError) {
+          throw new DockerError(error.message, { request: what, cause: error });
+        }
         throw this.#failure(error, what, timeoutS, timeout, options.signal);
       }
-      throw dockerErrorFromResponse(res.status, message.trim(), what);
+      throw dockerErrorFromResponse(res.status, printable(message.trim()).slice(0, 4096), what);
     }
     return res;
   }
@@ -234,8 +269,15 @@ export class DockerEngine implements AsyncDisposable {
       });
     let text: string;
     try {
-      text = await res.text();
+      text = await readCappedText(
+        res.body,
+        options.maxBodyBytes ?? MAX_JSON_BODY_BYTES,
+        `Docker engine (${what})`,
+      );
     } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        throw new DockerError(error.message, { request: what, cause: error });
+      }
       throw this.#failure(error, what, timeoutS, timeout, options.signal);
     }
     if (!text) return undefined as T;

@@ -60,6 +60,12 @@ export interface HostConfig {
   Privileged?: boolean;
   /** Removes the container when it exits. */
   AutoRemove?: boolean;
+  /** IPC namespace: `private`, `shareable`, `host`, ... */
+  IpcMode?: string;
+  /** Size of `/dev/shm` in bytes. */
+  ShmSize?: number;
+  /** Namespaced kernel parameters, e.g. `{"kernel.shmmax": "16777216"}`. */
+  Sysctls?: Record<string, string> | null;
   /** Anything else the engine reports. */
   [key: string]: unknown;
 }
@@ -182,6 +188,8 @@ export interface ImageInspect {
     User?: string;
     Labels?: Record<string, string> | null;
     ExposedPorts?: Record<string, unknown> | null;
+    /** `VOLUME` paths of the image. */
+    Volumes?: Record<string, unknown> | null;
     [key: string]: unknown;
   } | null;
   /** Other fields are kept as they are. */

@@ -6,7 +6,12 @@
  */
 import type { DockerEngine } from "./engine.ts";
 import type { ExecInspect } from "./engine_types.ts";
-import { framesToText, LogFrameDecoder } from "./log_frames.ts";
+import { decodeLogFrames, framesToText } from "./log_frames.ts";
+import { BodyTooLargeError, readCappedBytes } from "../read_capped.ts";
+import { DockerError } from "./engine_errors.ts";
+
+/** The most bytes of output {@link ExecApi.run} reads. */
+export const MAX_EXEC_OUTPUT_BYTES = 16 * 1024 * 1024;
 import { path } from "./path.ts";
 
 /** Options of {@link ExecApi.run}. */
@@ -93,9 +98,17 @@ export class ExecApi {
       json: { Detach: false, Tty: false },
       signal,
     });
-    const frames = res.body
-      ? await Array.fromAsync(res.body.pipeThrough(new LogFrameDecoder()))
-      : [];
+    const bytes = await readCappedBytes(
+      res.body,
+      MAX_EXEC_OUTPUT_BYTES,
+      "Docker engine (exec output)",
+    )
+      .catch((error) => {
+        throw error instanceof BodyTooLargeError
+          ? new DockerError(error.message, { cause: error })
+          : error;
+      });
+    const frames = await decodeLogFrames(bytes);
     let info = await this.inspect(execId, { signal });
     for (let i = 0; info.Running && i < 100; i++) {
       await new Promise((r) => setTimeout(r, 20));

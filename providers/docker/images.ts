@@ -14,6 +14,7 @@ import {
   progressText,
 } from "./json_progress.ts";
 import { path } from "./path.ts";
+import { printable } from "./printable.ts";
 
 /** Options of {@link ImageApi.build}. */
 export interface BuildImageOptions {
@@ -120,6 +121,8 @@ export class ImageApi {
       options.onProgress?.(message);
       const text = progressText(message);
       if (text) output.push(...text.split("\n"));
+      // Only the tail is ever shown: an engine that never stops talking costs no memory.
+      if (output.length > 2000) output.splice(0, output.length - 1000);
       if (message.aux?.ID) id = message.aux.ID;
       const built = message.stream?.match(/^Successfully built ([0-9a-f]+)/);
       if (built && !id) id = built[1];
@@ -127,9 +130,11 @@ export class ImageApi {
     }
     if (failure) {
       throw new ImageBuildError(
-        `Cannot build ${tag}: ${failure.trim()}\n--- last build output ---\n${
-          output.slice(-20).join("\n")
-        }`,
+        printable(
+          `Cannot build ${tag}: ${failure.trim()}\n--- last build output ---\n${
+            output.slice(-20).join("\n")
+          }`,
+        ),
         output.join("\n"),
         { request: "POST /build" },
       );

@@ -25,6 +25,9 @@ export interface ProgressMessage {
   aux?: { ID?: string; [key: string]: unknown };
 }
 
+/** The longest progress line read (the engine's are far shorter). */
+const MAX_PROGRESS_LINE = 1024 * 1024;
+
 /**
  * A stream transformer from raw progress bytes to parsed messages. A line
  * that is not a JSON object becomes `{ stream: line }`, so nothing is lost.
@@ -62,6 +65,11 @@ export class JsonProgressDecoder extends TransformStream<Uint8Array, ProgressMes
         const lines = pending.split("\n");
         pending = lines.pop() ?? "";
         for (const line of lines) emit(line, controller);
+        if (pending.length > MAX_PROGRESS_LINE) {
+          throw new TypeError(
+            `Docker engine sent a progress line of more than ${MAX_PROGRESS_LINE} characters`,
+          );
+        }
       },
       flush(controller) {
         pending += decoder.decode();

@@ -24,7 +24,58 @@ export const LABELS = {
   ownerHost: "envtorch.owner.host",
   /** The host folder bind-mounted for the unix socket, if any. */
   socketDir: "envtorch.socket-dir",
+  /** The host address (`127.0.0.1:PORT`) the provider forwards to the container's socket, if any. */
+  forward: "envtorch.forward",
 } as const;
+
+/** The prefix of every label envtorch reads. */
+export const LABEL_PREFIX = "envtorch.";
+
+/**
+ * The labels to create a container with. The engine copies an image's
+ * labels onto its containers, so an image could otherwise plant
+ * `envtorch.socket-dir` (a folder the reaper removes), a far expiry or a
+ * false owner. Every `envtorch.*` label of the image that neither the
+ * provider nor the caller sets is blanked (set to the empty string, which
+ * is how a label the engine inherits is taken away); the provider's own
+ * labels win over the caller's.
+ *
+ * @example
+ * ```ts
+ * import { containerLabels } from "./labels.ts";
+ * const labels = containerLabels(
+ *   { "envtorch.socket-dir": "/home/me", "org.example": "kept" },
+ *   {},
+ *   { "envtorch.managed": "true" },
+ * );
+ * console.log(labels); // { "envtorch.socket-dir": "", "envtorch.managed": "true" }
+ * ```
+ */
+export function containerLabels(
+  imageLabels: Record<string, string>,
+  callerLabels: Record<string, string>,
+  providerLabels: Record<string, string>,
+): Record<string, string> {
+  const blanked = Object.fromEntries(
+    Object.keys(imageLabels).filter((key) => key.startsWith(LABEL_PREFIX)).map((key) => [key, ""]),
+  );
+  return { ...blanked, ...callerLabels, ...providerLabels };
+}
+
+/**
+ * The `envtorch.*` labels of a created container that differ from those
+ * asked for: an image label that got through, or one the engine changed.
+ */
+export function checkLabels(
+  expected: Record<string, string>,
+  actual: Record<string, string> | null | undefined,
+): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(actual ?? {})) {
+    if (key.startsWith(LABEL_PREFIX) && expected[key] !== value) out.push(key);
+  }
+  return out;
+}
 
 /** Who started a container. */
 export interface OwnerIdentity {

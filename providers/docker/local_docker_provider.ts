@@ -1,9 +1,10 @@
 /**
  * The local Docker provider: starts an env image as a hardened container
  * through the Engine API, reaches it on a unix socket in a bind-mounted
- * folder (network `none`) or on a port published on 127.0.0.1, waits for
- * `/health`, and owns the container's removal. Orphans of dead owners are
- * reaped at the first start and on demand.
+ * folder (network `none`), optionally forwarded from a port on 127.0.0.1 by
+ * this process (the container still has no network), waits for `/health`,
+ * and owns the container's removal. Orphans of dead owners are reaped at
+ * the first start and on demand.
  *
  * @module
  */
@@ -26,11 +27,24 @@ import type {
 } from "./engine_types.ts";
 import {
   checkHostConfig,
+  checkMounts,
+  type ExposureOptions,
   hardenedHostConfig,
   hardeningFromLabels,
   type HardeningOptions,
+  type HostConfigMismatch,
+  type ImageLimitCeilings,
 } from "./hardening.ts";
-import { currentOwner, LABELS, type OwnerIdentity, ownerLabels } from "./labels.ts";
+import {
+  checkLabels,
+  containerLabels,
+  currentOwner,
+  LABELS,
+  type OwnerIdentity,
+  ownerLabels,
+} from "./labels.ts";
+import { printable } from "./printable.ts";
+import { TcpForwarder } from "./tcp_forwarder.ts";
 import { framesToText } from "./log_frames.ts";
 import {
   listManagedContainers,
@@ -39,9 +53,10 @@ import {
   type ReapedContainer,
   type ReapOptions,
 } from "./managed_containers.ts";
+import { CONTAINER_SOCKET_DIR } from "./managed_containers.ts";
 
 /** Where the socket folder is mounted inside the container. */
-export const CONTAINER_SOCKET_DIR = "/run/envtorch";
+export { CONTAINER_SOCKET_DIR };
 /** The socket the server listens on inside the container. */
 export const CONTAINER_SOCKET = `${CONTAINER_SOCKET_DIR}/env.sock`;
 /** The port an env image serves on. */
@@ -54,10 +69,13 @@ export const CONTAINER_PORT = 8000;
  */
 export interface DockerStartOptions extends HardeningOptions {
   /**
-   * How to reach the server: `unix` (a socket in a bind-mounted folder, network
-   * `none`), `tcp` (a port published on 127.0.0.1), or `auto`: `unix` on Linux
-   * for envtorch images when this process runs as root (the socket belongs to
-   * the container's user), `tcp` otherwise.
+   * How to reach the server: `unix` (a socket in a bind-mounted folder), `tcp`
+   * (a port on 127.0.0.1 that this process forwards to that socket), or
+   * `auto`: `unix` on Linux for envtorch images when this process runs as
+   * root (the socket belongs to the container's user), `tcp` otherwise.
+   * Either way the container has no network (`NetworkMode: none`) unless
+   * `network` asks for one explicitly: only then is `tcp` a port the engine
+   * publishes (on 127.0.0.1) from a container with a network.
    * @default "auto"
    */
   transport?: "auto" | "unix" | "tcp";
@@ -113,15 +131,22 @@ export interface LocalDockerProviderOptions extends DockerEngineOptions {
    * @default 0
    */
   reapIntervalS?: number;
+  /** The most an image may ask for through its labels (see hardening.ts). */
+  imageCeilings?: ImageLimitCeilings;
 }
 
 /** A running env container. */
 export class DockerContainer implements ServerHandle, AsyncDisposable {
-  /** `unix:/tmp/envtorch-docker-.../sock/env.sock` or `http://127.0.0.1:PORT`. */
+  /**
+   * `unix:/tmp/envtorch-docker-.../sock/env.sock`, or `http://127.0.0.1:PORT`
+   * (forwarded by this process to that socket, or published by the engine
+   * when a network was asked for).
+   */
   readonly baseUrl: string;
   /**
-   * The token the server asks for (TCP only: the server binds 0.0.0.0 in the
-   * container, so `envtorch serve` needs one); clients given this handle send it.
+   * The token the server asks for with a port (`tcp`): the port is open to
+   * every user of this machine, forwarded or published; clients given this
+   * handle send it. None on a unix socket, which only its owner can open.
    */
   readonly token?: string;
   /** Container id. */
@@ -281,6 +306,7 @@ export class LocalDockerProvider
   #ownsEngine: boolean;
   #reapOnStart: boolean;
   #reaped?: Promise<unknown>;
+  #ceilings?: ImageLimitCeilings;
   #timer?: ReturnType<typeof setInterval>;
   #owner: OwnerIdentity;
   #started = new Set<DockerContainer>();
@@ -290,6 +316,7 @@ export class LocalDockerProvider
     this.#ownsEngine = !options.engine;
     this.engine = options.engine ?? new DockerEngine(options);
     this.#reapOnStart = options.reapOnStart ?? true;
+    this.#ceilings = options.imageCeilings;
     this.#owner = currentOwner();
     const interval = options.reapIntervalS ?? 0;
     if (interval > 0) {
@@ -333,7 +360,7 @@ export class LocalDockerProvider
     const imageLabels = inspected.Config?.Labels ?? {};
     let imageHardening: HardeningOptions;
     try {
-      imageHardening = hardeningFromLabels(imageLabels);
+      imageHardening = hardeningFromLabels(imageLabels, this.#ceilings);
     } catch (error) {
       throw new TypeError(`Cannot start ${image}: ${(error as Error).message}`, { cause: error });
     }
@@ -346,77 +373,115 @@ export class LocalDockerProvider
       : Deno.build.os === "linux" && envtorchImage && Deno.uid() === 0
       ? "unix"
       : "tcp";
+    // Only an explicit network lets the engine publish the port; by default the
+    // container keeps network none and this process forwards the port to its socket.
+    const network = hardening.network ?? "none";
+    const published = transport === "tcp" && network !== "none";
+    if (transport === "tcp" && !published && Deno.uid() !== 0) {
+      throw new DockerError(
+        `Cannot publish ${image} on a port without giving it a network: the port is forwarded ` +
+          "to the container's unix socket, which belongs to the container's user and only root " +
+          `can open (this process runs as uid ${Deno.uid()}). Run as root, use the unix socket ` +
+          "as root, or ask for network bridge explicitly (--network bridge; the container then " +
+          "has a network)",
+      );
+    }
+    const volumes = Object.keys(inspected.Config?.Volumes ?? {});
 
     const session = options.session ?? crypto.randomUUID();
     const ttlS = options.ttlS ?? 86_400;
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
     const cmd = options.cmd;
     let socketDir: string | undefined;
+    let forwarder: TcpForwarder | undefined;
+    let exposure: ExposureOptions;
+    // A port, forwarded or published, is open to every local user: the server asks for a token.
     let token: string | undefined;
-    let hostConfig: HostConfig;
-    // Checks the limits before anything is made.
-    hardenedHostConfig(
-      hardening,
-      transport === "tcp" ? { publish: { containerPort: CONTAINER_PORT } } : {},
-    );
-    if (transport === "unix") {
-      socketDir = await Deno.makeTempDir({ prefix: "envtorch-docker-" });
-      await Deno.mkdir(`${socketDir}/sock`);
-      await lockSocketFolder(`${socketDir}/sock`, options.user ?? inspected.Config?.User ?? "");
-      env.push(`ENVTORCH_SOCKET=${CONTAINER_SOCKET}`);
-      hostConfig = hardenedHostConfig(hardening, {
-        socketDir: { hostPath: `${socketDir}/sock`, containerPath: CONTAINER_SOCKET_DIR },
-      });
-    } else {
-      // Images from Dockerfile.base bind 0.0.0.0 (ENVTORCH_HOST) so the published port answers.
-      env.push(`PORT=${CONTAINER_PORT}`);
-      // Off loopback, the server asks for a token: give it one and keep it for clients.
+    if (transport === "tcp") {
       token = options.env?.ENVTORCH_TOKEN ||
         btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))))
           .replace(/[+/=]/g, (c) => ({ "+": "-", "/": "_", "=": "" })[c]!);
       if (!options.env?.ENVTORCH_TOKEN) env.push(`ENVTORCH_TOKEN=${token}`);
-      hostConfig = hardenedHostConfig(hardening, {
-        publish: { containerPort: CONTAINER_PORT, hostPort: options.port ?? 0 },
-      });
     }
-    const name = options.name ?? `envtorch-${shortName(image)}-${session.slice(0, 8)}`;
-    const body: ContainerCreateBody = {
-      Image: image,
-      Cmd: cmd,
-      Entrypoint: options.entrypoint,
-      Env: env,
-      User: options.user,
-      Tty: false,
-      StopTimeout: options.stopTimeoutS ?? 5,
-      Labels: {
-        ...options.labels,
+    // Checks the limits before anything is made.
+    hardenedHostConfig(
+      hardening,
+      published ? { publish: { containerPort: CONTAINER_PORT }, volumes } : { volumes },
+    );
+    const cleanup = async () => {
+      if (id) await removeContainer(this.engine, id, 0).catch(() => {});
+      await forwarder?.close();
+      if (socketDir) await Deno.remove(socketDir, { recursive: true }).catch(() => {});
+    };
+    let id: string | undefined;
+    const waiter = new AbortController();
+    try {
+      if (!published) {
+        socketDir = await Deno.makeTempDir({ prefix: "envtorch-docker-" });
+        await Deno.mkdir(`${socketDir}/sock`);
+        await lockSocketFolder(`${socketDir}/sock`, options.user ?? inspected.Config?.User ?? "");
+        env.push(`ENVTORCH_SOCKET=${CONTAINER_SOCKET}`);
+        exposure = {
+          socketDir: { hostPath: `${socketDir}/sock`, containerPath: CONTAINER_SOCKET_DIR },
+          volumes,
+        };
+        if (transport === "tcp") {
+          forwarder = TcpForwarder.listen({
+            socketPath: `${socketDir}/sock/env.sock`,
+            port: options.port ?? 0,
+          });
+        }
+      } else {
+        // Images from Dockerfile.base bind 0.0.0.0 (ENVTORCH_HOST) so the published port answers.
+        env.push(`PORT=${CONTAINER_PORT}`);
+        exposure = {
+          publish: { containerPort: CONTAINER_PORT, hostPort: options.port ?? 0 },
+          volumes,
+        };
+      }
+      const hostConfig = hardenedHostConfig(hardening, exposure);
+      const name = options.name ?? `envtorch-${shortName(image)}-${session.slice(0, 8)}`;
+      const labels = containerLabels(imageLabels, options.labels ?? {}, {
         [LABELS.managed]: "true",
         [LABELS.session]: session,
         [LABELS.expires]: new Date(Date.now() + ttlS * 1000).toISOString(),
         ...ownerLabels(this.#owner),
-        ...(socketDir ? { [LABELS.socketDir]: socketDir } : {}),
-      },
-      ExposedPorts: transport === "tcp" ? { [`${CONTAINER_PORT}/tcp`]: {} } : undefined,
-      HostConfig: hostConfig,
-    };
+        [LABELS.socketDir]: socketDir ?? "",
+        [LABELS.forward]: forwarder ? `127.0.0.1:${forwarder.port}` : "",
+      });
+      const body: ContainerCreateBody = {
+        Image: image,
+        Cmd: cmd,
+        Entrypoint: options.entrypoint,
+        Env: env,
+        User: options.user,
+        Tty: false,
+        StopTimeout: options.stopTimeoutS ?? 5,
+        Labels: labels,
+        ExposedPorts: published ? { [`${CONTAINER_PORT}/tcp`]: {} } : undefined,
+        HostConfig: hostConfig,
+      };
 
-    let id: string | undefined;
-    const cleanup = async () => {
-      if (id) await removeContainer(this.engine, id, 0).catch(() => {});
-      if (socketDir) await Deno.remove(socketDir, { recursive: true }).catch(() => {});
-    };
-    const waiter = new AbortController();
-    try {
       id = (await this.engine.containers.create(body, { name, signal })).Id;
       const created = await this.engine.containers.inspect(id, { signal });
-      const mismatches = checkHostConfig(hostConfig, created.HostConfig);
+      const mismatches: HostConfigMismatch[] = [
+        ...checkHostConfig(hostConfig, created.HostConfig),
+        ...checkMounts(exposure, created.Mounts),
+        ...checkLabels(labels, created.Config.Labels).map((key) => ({
+          field: `Config.Labels.${key}`,
+          expected: labels[key] ?? "(none)",
+          actual: created.Config.Labels?.[key],
+        })),
+      ];
       if (mismatches.length) {
         throw new HardeningError(
-          `Container ${name} is not hardened as asked: ${
-            mismatches.map((m) =>
-              `${m.field} is ${JSON.stringify(m.actual)}, expected ${JSON.stringify(m.expected)}`
-            ).join("; ")
-          }`,
+          printable(
+            `Container ${name} is not hardened as asked: ${
+              mismatches.map((m) =>
+                `${m.field} is ${JSON.stringify(m.actual)}, expected ${JSON.stringify(m.expected)}`
+              ).join("; ")
+            }`,
+          ),
           mismatches,
         );
       }
@@ -425,7 +490,9 @@ export class LocalDockerProvider
       const exited = this.engine.containers.wait(id, { signal: waiter.signal })
         .then((r) => ({ code: r.StatusCode }), () => new Promise<never>(() => {}));
       let baseUrl: string;
-      if (socketDir) {
+      if (forwarder) {
+        baseUrl = `http://127.0.0.1:${forwarder.port}`;
+      } else if (socketDir) {
         baseUrl = `unix:${socketDir}/sock/env.sock`;
       } else {
         const running = await this.engine.containers.inspect(id, { signal });
@@ -433,7 +500,7 @@ export class LocalDockerProvider
           b.HostIp === "127.0.0.1"
         )?.HostPort;
         if (!port) throw new DockerError(`Container ${name} has no port published on 127.0.0.1`);
-        baseUrl = `http://127.0.0.1:${port}`;
+        baseUrl = `http://127.0.0.1:${Number(port)}`;
       }
       try {
         await waitForHealth(baseUrl, {
@@ -444,7 +511,7 @@ export class LocalDockerProvider
       } catch (error) {
         if (signal?.aborted) throw error;
         const logs = await this.engine.containers.logs(id, { tail: 30 })
-          .then(framesToText).catch(() => "");
+          .then(framesToText).then(printable).catch(() => "");
         throw new ContainerStartError(
           `Cannot start container ${image}: ${(error as Error).message}${
             logs.trim() ? `\n--- last log lines ---\n${logs.trimEnd()}` : " (it wrote no logs)"
@@ -453,7 +520,7 @@ export class LocalDockerProvider
           { cause: error },
         );
       }
-      const container = new DockerContainer({
+      const container: DockerContainer = new DockerContainer({
         engine: this.engine,
         id,
         name,
@@ -465,9 +532,9 @@ export class LocalDockerProvider
         imageHardening,
         socketDir,
         stopTimeoutS: options.stopTimeoutS ?? 5,
-        onClose: () => {
+        onClose: async () => {
+          await forwarder?.close();
           this.#started.delete(container);
-          return Promise.resolve();
         },
       });
       this.#started.add(container);

@@ -20,6 +20,8 @@ export interface LogFrame {
 
 const STREAMS: Record<number, LogStream> = { 0: "stdin", 1: "stdout", 2: "stderr" };
 const HEADER = 8;
+/** The largest frame accepted (the engine splits output into far smaller ones). */
+export const MAX_LOG_FRAME_BYTES = 16 * 1024 * 1024;
 
 /**
  * A stream transformer from raw multiplexed bytes to frames. Chunks may split
@@ -51,6 +53,11 @@ export class LogFrameDecoder extends TransformStream<Uint8Array, LogFrame> {
           }
           const view = new DataView(pending.buffer, pending.byteOffset + offset + 4, 4);
           const size = view.getUint32(0);
+          if (size > MAX_LOG_FRAME_BYTES) {
+            throw new TypeError(
+              `Log frame of ${size} bytes announced: more than the ${MAX_LOG_FRAME_BYTES} accepted`,
+            );
+          }
           if (pending.length - offset - HEADER < size) break;
           const start = offset + HEADER;
           controller.enqueue({ stream, data: pending.slice(start, start + size) });

@@ -10,6 +10,9 @@ import { DockerConflictError, DockerNotFoundError } from "./engine_errors.ts";
 import type { ContainerSummary } from "./engine_types.ts";
 import { LABELS, ownerStatus } from "./labels.ts";
 
+/** Where the provider mounts the socket folder inside a container. */
+export const CONTAINER_SOCKET_DIR = "/run/envtorch";
+
 /** A managed container, as `envtorch ps` shows it. */
 export interface ManagedContainer {
   /** Full id. */
@@ -36,6 +39,8 @@ export interface ManagedContainer {
   url?: string;
   /** Its labels. */
   labels: Record<string, string>;
+  /** The host folder envtorch made for its unix socket, when it has one (see {@link socketDirOf}). */
+  socketDir?: string;
 }
 
 /** Why the reaper removed a container. */
@@ -60,19 +65,38 @@ export interface ReapOptions {
   now?: Date;
   /** Aborts the call. */
   signal?: AbortSignal;
+  /** Only containers that also carry these labels (`key` or `key=value`). */
+  labels?: string[];
 }
 
-/** The host folder of a socket-mode container, if it is one envtorch made. */
-export function socketDirOf(labels: Record<string, string>): string | undefined {
+/**
+ * The host folder of a socket-mode container, if it is one envtorch made:
+ * the label must name an `envtorch-docker-*` folder AND the container must
+ * have that folder's `sock` bind-mounted at the socket folder, which only
+ * the provider's create call can arrange (a label alone, e.g. one an image
+ * carries, never makes the reaper remove a folder).
+ */
+export function socketDirOf(
+  labels: Record<string, string>,
+  mounts: ContainerSummary["Mounts"],
+): string | undefined {
   const dir = labels[LABELS.socketDir];
-  return dir && /\/envtorch-docker-[A-Za-z0-9_]+$/.test(dir) ? dir : undefined;
+  if (!dir || !/^\/(?:[^/\0]+\/)*envtorch-docker-[A-Za-z0-9_]+$/.test(dir)) return undefined;
+  if (dir.split("/").includes("..")) return undefined;
+  const mounted = (mounts ?? []).some((m) =>
+    m.Type === "bind" && m.Source === `${dir}/sock` && m.Destination === CONTAINER_SOCKET_DIR
+  );
+  return mounted ? dir : undefined;
 }
 
 function describe(c: ContainerSummary): ManagedContainer {
   const labels = c.Labels ?? {};
   const expires = labels[LABELS.expires] ? new Date(labels[LABELS.expires]!) : undefined;
   const port = c.Ports?.find((p) => p.PublicPort && p.IP === "127.0.0.1");
-  const socketDir = socketDirOf(labels);
+  const socketDir = socketDirOf(labels, c.Mounts);
+  const forward = /^127\.0\.0\.1:\d{1,5}$/.test(labels[LABELS.forward] ?? "")
+    ? labels[LABELS.forward]
+    : undefined;
   return {
     id: c.Id,
     name: (c.Names?.[0] ?? "").replace(/^\//, ""),
@@ -86,21 +110,24 @@ function describe(c: ContainerSummary): ManagedContainer {
     expires: expires && !Number.isNaN(expires.getTime()) ? expires : undefined,
     url: port
       ? `http://127.0.0.1:${port.PublicPort}`
+      : forward
+      ? `http://${forward}`
       : socketDir
       ? `unix:${socketDir}/sock/env.sock`
       : undefined,
     labels,
+    socketDir,
   };
 }
 
 /** Every container envtorch manages, running or not. */
 export async function listManagedContainers(
   engine: DockerEngine,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; labels?: string[] } = {},
 ): Promise<ManagedContainer[]> {
   const found = await engine.containers.list({
     all: true,
-    labels: [`${LABELS.managed}=true`],
+    labels: [`${LABELS.managed}=true`, ...options.labels ?? []],
     signal: options.signal,
   });
   return found.map(describe).sort((a, b) => a.created.getTime() - b.created.getTime());
@@ -144,7 +171,7 @@ export async function reapContainers(
           entry.error = (error as Error).message;
         }
       }
-      const dir = socketDirOf(c.labels);
+      const dir = c.socketDir;
       if (dir && !entry.error) await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
     reaped.push(entry);

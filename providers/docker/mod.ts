@@ -46,12 +46,19 @@ export { path } from "./path.ts";
 export {
   type AllowedCapability,
   checkHostConfig,
+  checkMounts,
+  DEFAULT_IPC_LIMITS,
   hardenedHostConfig,
   hardeningFromLabels,
   type HardeningOptions,
   IMAGE_HARDENING_LABELS,
+  type ImageLimitCeilings,
+  type IpcLimits,
 } from "./hardening.ts";
-export { currentOwner, LABELS, ownerStatus } from "./labels.ts";
+export { REMOVED_SYSCALLS, SECCOMP_PROFILE, SECCOMP_SECURITY_OPT } from "./seccomp.ts";
+export { TcpForwarder, type TcpForwarderOptions } from "./tcp_forwarder.ts";
+export { printable } from "./printable.ts";
+export { containerLabels, currentOwner, LABELS, ownerStatus } from "./labels.ts";
 export {
   listManagedContainers,
   type ManagedContainer,
