@@ -90,8 +90,12 @@ export interface KubernetesStartOptions extends ProviderStartOptions, PodHardeni
   /** Extra labels (values must be valid label values). */
   labels?: Record<string, string>;
   /**
-   * Seconds between SIGTERM and SIGKILL when the Pod is deleted.
-   * @default 2
+   * The grace period `close()` deletes the Pod with. 0 removes the Pod from
+   * the API at once and the kubelet then kills its container (an env server
+   * keeps nothing worth a graceful stop); more lets the server end on SIGTERM,
+   * but the Pod stays listed as Terminating until the kubelet confirms, which
+   * took up to 75 s on the test lab.
+   * @default 0
    */
   stopTimeoutS?: number;
 }
@@ -280,7 +284,7 @@ function podReady(pod: Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
 
-async function freeLocalPort(): Promise<number> {
+function freeLocalPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -383,8 +387,10 @@ export class KubernetesProvider
           }
         }
         const s = stored.spec;
-        const selects = JSON.stringify(s.podSelector?.matchLabels ?? {}) ===
-          JSON.stringify(want.spec.podSelector.matchLabels);
+        const sorted = (labels: Record<string, string> = {}) =>
+          JSON.stringify(Object.entries(labels).sort(([a], [b]) => a < b ? -1 : 1));
+        const selects = sorted(s.podSelector?.matchLabels) ===
+          sorted(want.spec.podSelector.matchLabels);
         if (!selects || !(s.policyTypes ?? []).includes("Egress") || (s.egress ?? []).length) {
           throw new PodHardeningError(
             `NetworkPolicy ${namespace}/${DENY_EGRESS_POLICY} does not deny all egress to envtorch Pods: ${
@@ -444,10 +450,10 @@ export class KubernetesProvider
     const session = options.session ?? crypto.randomUUID();
     const ttlS = hardening.ttlS ?? 86_400;
     const expires = new Date(Date.now() + ttlS * 1000);
-    const port = reach === "host-network" ? (options.hostPort || await freeLocalPort()) : POD_PORT;
+    const port = reach === "host-network" ? (options.hostPort || freeLocalPort()) : POD_PORT;
     const name = options.name ??
       `envtorch-${shortName(image)}-${session.slice(0, 8).toLowerCase()}`;
-    const stopTimeoutS = options.stopTimeoutS ?? 2;
+    const stopTimeoutS = options.stopTimeoutS ?? 0;
     const spec = hardenedPod({
       name,
       namespace,
@@ -458,7 +464,6 @@ export class KubernetesProvider
       env: options.env,
       reach,
       port,
-      stopTimeoutS,
       hardening: { ...hardening, ttlS },
       labels: {
         ...options.labels,
@@ -484,7 +489,11 @@ export class KubernetesProvider
     };
     const t0 = performance.now();
     const startupTimeoutS = options.startupTimeoutS ?? 30;
-    const deadline = AbortSignal.timeout(startupTimeoutS * 1000);
+    // A timer of our own, cleared at the end: a listener on an AbortSignal.timeout()
+    // keeps the process alive until it fires.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), startupTimeoutS * 1000);
+    const deadline = timeout.signal;
     const waitSignal = AbortSignal.any([deadline, watch.signal, ...(signal ? [signal] : [])]);
     try {
       const first = await pods.create(namespace, spec, { signal });
@@ -642,6 +651,7 @@ export class KubernetesProvider
         { cause: error },
       );
     } finally {
+      clearTimeout(timer);
       await this.#reaped;
     }
   }

@@ -121,7 +121,8 @@ export interface PodInit {
   /** The port the server listens on (a node port with `host-network`). */
   port?: number;
   /**
-   * Seconds between SIGTERM and SIGKILL when deleted.
+   * Seconds between SIGTERM and SIGKILL when the kubelet stops the Pod
+   * (its deadline passed, or a graceful delete).
    * @default 2
    */
   stopTimeoutS?: number;
@@ -373,7 +374,9 @@ export function checkPod(expected: Pod, actual: Pod): PodMismatch[] {
         .sort();
     check(`${p}.volumeMounts`, mounts(ec), mounts(ac));
     for (const port of ac.ports ?? []) {
-      if (port.hostPort) {
+      // On the host network the server defaults hostPort to the containerPort: the same port.
+      const hostNet = es.hostNetwork === true && port.hostPort === port.containerPort;
+      if (port.hostPort && !hostNet) {
         out.push({ field: `${p}.ports.hostPort`, expected: undefined, actual: port.hostPort });
       }
     }
