@@ -28,7 +28,6 @@ import {
   k8sTest,
   podsOf,
   runLabel,
-  TEST_LABEL,
   waitNoPods,
 } from "./k8s_helpers.ts";
 
