@@ -126,6 +126,16 @@ export interface KubernetesProviderOptions extends KubeConfigOptions {
   inspectLocalImages?: boolean;
 }
 
+/** Milliseconds from {@link KubernetesProvider.start}'s call to each step of a start. */
+export interface PodTimings {
+  /** The API server stored the Pod. */
+  created: number;
+  /** The container runs (port-forward) or the readiness probe passed. */
+  running: number;
+  /** The server answered `/health` where the provider reaches it. */
+  healthy: number;
+}
+
 /** Where a Pod's stop came from: deleted, failed, or its server exited. */
 export interface PodExit {
   /** In words, e.g. `deleted`, `container exited with code 1 (Error)`. */
@@ -154,6 +164,8 @@ export class KubernetesPod implements ServerHandle, AsyncDisposable {
   readonly imageHardening: PodHardeningOptions;
   /** Resolves when the Pod stops (deleted, failed, its server exited). */
   readonly exited: Promise<PodExit>;
+  /** Milliseconds from the start call to each step: Pod created, running (or ready), `/health` answered. */
+  readonly timings: PodTimings;
   #kube: KubernetesClient;
   #forward?: PortForward;
   #watch: AbortController;
@@ -174,6 +186,7 @@ export class KubernetesPod implements ServerHandle, AsyncDisposable {
     imageHardening: PodHardeningOptions;
     forward?: PortForward;
     exited: Promise<PodExit>;
+    timings: PodTimings;
     watch: AbortController;
     stopTimeoutS: number;
     service: boolean;
@@ -191,6 +204,7 @@ export class KubernetesPod implements ServerHandle, AsyncDisposable {
     this.imageHardening = init.imageHardening;
     this.#forward = init.forward;
     this.exited = init.exited;
+    this.timings = init.timings;
     this.#watch = init.watch;
     this.#stopTimeoutS = init.stopTimeoutS;
     this.#service = init.service;
@@ -497,6 +511,7 @@ export class KubernetesProvider
     const waitSignal = AbortSignal.any([deadline, watch.signal, ...(signal ? [signal] : [])]);
     try {
       const first = await pods.create(namespace, spec, { signal });
+      const createdMs = performance.now() - t0;
       created = true;
       const stored = await pods.get(namespace, name, { signal });
       const mismatches = checkPod(spec, stored);
@@ -569,6 +584,7 @@ export class KubernetesProvider
         await Promise.race([new Promise<void>((resolve) => (changed = resolve)), aborted]);
       }
       if (exit) throw new Error((exit as PodExit).reason);
+      const runningMs = performance.now() - t0;
       let baseUrl: string;
       if (reach === "port-forward") {
         forward = PortForward.open(kube, { namespace, pod: name, port: POD_PORT });
@@ -603,12 +619,16 @@ export class KubernetesProvider
         timeoutS: Math.max(0.5, startupTimeoutS - (performance.now() - t0) / 1000),
         signal: AbortSignal.any([deadline, ...(signal ? [signal] : [])]),
         exited: exited.then(() => ({ code: -1 })),
-        intervalMs: 20,
+        // Each attempt through a forward is a new WebSocket through the API server and
+        // the kubelet: 100 ms apart, 16 starts at once cost less than at 20 ms (bench/RESULTS.md).
+        intervalMs: reach === "port-forward" ? 100 : 20,
       }).catch((error) => {
         if (exit) throw new Error((exit as PodExit).reason);
         throw error;
       });
+      const timings = { created: createdMs, running: runningMs, healthy: performance.now() - t0 };
       const pod = new KubernetesPod({
+        timings,
         kube,
         baseUrl,
         spec,
