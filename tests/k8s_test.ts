@@ -425,6 +425,47 @@ k8sTest("EnvPool and VectorEnv over Pods: 3 envs, episodes, all deleted on dispo
   }
 });
 
+const TOKEN_KUBECONFIG = Deno.env.get("ENVTORCH_TEST_K8S_TOKEN_KUBECONFIG") ??
+  "/var/lib/k8s-lab/tester.kubeconfig";
+const tokenReadable = await Deno.readTextFile(TOKEN_KUBECONFIG).then(() => true, () => false);
+
+if (tokenReadable) {
+  k8sTest(
+    "a namespaced identity with a bearer token: episode, port forward, list, reap",
+    async () => {
+      // k8s-lab's tester: a ServiceAccount token, admin in its own namespace only.
+      const kube = await KubernetesClient.fromKubeConfig({ path: TOKEN_KUBECONFIG });
+      assert.ok(
+        kube.access.token && !kube.access.cert,
+        "the kubeconfig authenticates with a token",
+      );
+      const provider = new KubernetesProvider({ client: kube });
+      const labels = runLabel();
+      try {
+        const pod = await provider.start(ECHO_IMAGE, { labels });
+        assert.equal(pod.namespace, kube.namespace);
+        await using env = await connectTo(EchoEnv, pod);
+        await env.reset();
+        assert.equal((await env.step({ message: "token" })).observation.echoed_message, "token");
+        assert.ok((await provider.list()).some((p) => p.name === pod.name));
+        await env.close();
+        const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
+        const left = await new PodApi(kube).list(kube.namespace, { labelSelector: selector });
+        assert.deepEqual(left.items.filter((p) => !p.metadata.deletionTimestamp), []);
+      } finally {
+        await provider.close();
+        await kube.close();
+      }
+    },
+  );
+} else {
+  Deno.test({
+    name: `a namespaced identity with a bearer token (skipped: no readable ${TOKEN_KUBECONFIG})`,
+    ignore: true,
+    fn: () => {},
+  });
+}
+
 k8sTest("no Pod of this suite is left", async () => {
   // The namespace is the suite's own: no other Pod belongs there.
   await using kube = await KubernetesClient.fromKubeConfig();

@@ -22,6 +22,7 @@ export {
   KubernetesClient,
   type KubernetesClientOptions,
   type KubernetesRequestOptions,
+  type QueryValue,
   type WatchEvent,
 } from "./client.ts";
 export {
@@ -43,6 +44,7 @@ export {
   type ManagedPod,
   type ManagedPodOptions,
   type PodReapOptions,
+  type PodReapReason,
   type ReapedPod,
   reapPods,
 } from "./managed_pods.ts";
@@ -57,7 +59,15 @@ export {
   type PodInit,
   type PodReach,
 } from "./pod_spec.ts";
-export { NetworkPolicyApi, PodApi, ServiceApi } from "./pods.ts";
+export {
+  type DeleteOptions,
+  type ListOptions,
+  NetworkPolicyApi,
+  PodApi,
+  ServiceApi,
+} from "./pods.ts";
+export type { AllowedCapability } from "../docker/hardening.ts";
+export type { Provider, ProviderStartOptions, ServerHandle } from "../../protocol/provider.ts";
 export { PORT_FORWARD_PROTOCOL, PortForward, type PortForwardOptions } from "./port_forward.ts";
 export type * from "./types.ts";
 export {
@@ -67,4 +77,5 @@ export {
   type KubernetesStartOptions,
   podEnded,
   type PodExit,
+  type PodTimings,
 } from "./kubernetes_provider.ts";
