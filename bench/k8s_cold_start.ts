@@ -38,7 +38,9 @@ const podCount = Number(values.pods);
 const concurrency = Number(values.concurrency);
 const namespace = values.namespace;
 if (![runs, podCount, concurrency].every((n) => Number.isInteger(n) && n >= 1)) {
-  console.error("Usage: bench/k8s_cold_start.ts [--runs N] [--pods N] [--concurrency N] [--namespace NS]");
+  console.error(
+    "Usage: bench/k8s_cold_start.ts [--runs N] [--pods N] [--concurrency N] [--namespace NS]",
+  );
   Deno.exit(2);
 }
 
@@ -184,7 +186,7 @@ console.log(
   }  all ${fmt(envWall)}`,
 );
 console.log(
-  `  ratio to the floor: p50 ${(percentile(envMany, 50) / percentile(floorMany, 50)).toFixed(2)}x, p95 ${
-    (percentile(envMany, 95) / percentile(floorMany, 95)).toFixed(2)
-  }x`,
+  `  ratio to the floor: p50 ${
+    (percentile(envMany, 50) / percentile(floorMany, 50)).toFixed(2)
+  }x, p95 ${(percentile(envMany, 95) / percentile(floorMany, 95)).toFixed(2)}x`,
 );
