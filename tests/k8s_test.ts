@@ -9,10 +9,9 @@ import assert from "node:assert/strict";
 import { parse } from "npm:yaml@2.9.1";
 import { EchoEnv } from "../envs/echo/client.ts";
 import { CodingEnv } from "../envs/coding/client.ts";
-import { ConnectionError } from "../core/errors.ts";
-import { VectorEnv } from "../core/vector_env.ts";
+import { ConnectionError } from "../protocol/errors.ts";
+import { VectorEnv } from "../client/vector_env.ts";
 import { EnvPool } from "../providers/pool.ts";
-import { connectTo } from "../providers/env_client.ts";
 import { KubernetesClient } from "../providers/kubernetes/client.ts";
 import { PodStartError } from "../providers/kubernetes/errors.ts";
 import { KubernetesProvider } from "../providers/kubernetes/kubernetes_provider.ts";
@@ -134,7 +133,7 @@ k8sTest(
     const labels = runLabel();
     try {
       const pod = await provider.start(CODING_IMAGE, { labels });
-      await using env = await connectTo(CodingEnv, pod);
+      await using env = await new CodingEnv({ baseUrl: pod.baseUrl, server: pod }).connect();
       assert.deepEqual(pod.imageHardening.capAdd?.slice().sort(), ["KILL", "SETGID", "SETUID"]);
       const c = pod.stored.spec.containers[0]!;
       assert.deepEqual(c.securityContext?.capabilities?.add?.slice().sort(), [
@@ -391,8 +390,7 @@ k8sTest("EnvPool and VectorEnv over Pods: 3 envs, episodes, all deleted on dispo
       await using pool = await EnvPool.create({
         size: 3,
         concurrency: 3,
-        create: async (signal) =>
-          connectTo(EchoEnv, await provider.start(ECHO_IMAGE, { labels, signal })),
+        create: (signal) => EchoEnv.from(provider, ECHO_IMAGE, { start: { labels, signal } }),
       });
       const a = await pool.checkout();
       const b = await pool.checkout();
@@ -407,7 +405,7 @@ k8sTest("EnvPool and VectorEnv over Pods: 3 envs, episodes, all deleted on dispo
       const envs = await Promise.all(
         Array.from(
           { length: 3 },
-          async () => connectTo(EchoEnv, await provider.start(ECHO_IMAGE, { labels })),
+          () => EchoEnv.from(provider, ECHO_IMAGE, { start: { labels } }),
         ),
       );
       await using vec = new VectorEnv(envs);
@@ -444,7 +442,7 @@ if (tokenReadable) {
       try {
         const pod = await provider.start(ECHO_IMAGE, { labels });
         assert.equal(pod.namespace, kube.namespace);
-        await using env = await connectTo(EchoEnv, pod);
+        await using env = await new EchoEnv({ baseUrl: pod.baseUrl, server: pod }).connect();
         await env.reset();
         assert.equal((await env.step({ message: "token" })).observation.echoed_message, "token");
         assert.ok((await provider.list()).some((p) => p.name === pod.name));

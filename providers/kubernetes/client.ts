@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { TimeoutError } from "../../core/errors.ts";
+import { TimeoutError } from "../../protocol/errors.ts";
 import { ClusterUnreachableError, KubernetesError, kubernetesErrorFromResponse } from "./errors.ts";
 import { type ClusterAccess, type KubeConfigOptions, loadKubeConfig } from "./kubeconfig.ts";
 

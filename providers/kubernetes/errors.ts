@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { EnvTorchError, type ErrorCode } from "../../core/errors.ts";
+import { EnvTorchError, type ErrorCode } from "../../protocol/errors.ts";
 
 /** Options of {@link KubernetesError}. */
 export interface KubernetesErrorOptions {

@@ -78,7 +78,7 @@ export interface KubernetesStartOptions extends ProviderStartOptions, PodHardeni
    * engine (where the provider reads them): e.g.
    * `{ labels: { "envtorch.cap-add": "SETUID,SETGID,KILL" }, user: "0:0" }`.
    */
-  imageConfig?: { labels?: Record<string, string>; user?: string };
+  imageConfig?: ImageConfig;
   /** Overrides the image's entrypoint. */
   command?: string[];
   /** Overrides the image's command. */
@@ -98,6 +98,16 @@ export interface KubernetesStartOptions extends ProviderStartOptions, PodHardeni
    * @default 0
    */
   stopTimeoutS?: number;
+}
+
+/** What the provider reads of an image (from the local Docker engine, or given). */
+export interface ImageConfig {
+  /** The image's labels (the envtorch hardening labels). */
+  labels?: Record<string, string>;
+  /** The image's `USER`. */
+  user?: string;
+  /** The image's `CMD` (arguments after its entrypoint). */
+  cmd?: string[];
 }
 
 /** Options of {@link KubernetesProvider}. */
@@ -148,6 +158,8 @@ export class KubernetesPod implements ServerHandle, AsyncDisposable {
   readonly baseUrl: string;
   /** Pod name. */
   readonly name: string;
+  /** The token the server asks for (in-cluster reach only: a forwarded server listens on loopback). */
+  readonly token?: string;
   /** Namespace. */
   readonly namespace: string;
   /** The image it runs. */
@@ -178,6 +190,7 @@ export class KubernetesPod implements ServerHandle, AsyncDisposable {
   constructor(init: {
     kube: KubernetesClient;
     baseUrl: string;
+    token?: string;
     spec: Pod;
     stored: Pod;
     image: string;
@@ -194,6 +207,7 @@ export class KubernetesPod implements ServerHandle, AsyncDisposable {
   }) {
     this.#kube = init.kube;
     this.baseUrl = init.baseUrl;
+    this.token = init.token;
     this.spec = init.spec;
     this.stored = init.stored;
     this.name = init.spec.metadata.name!;
@@ -298,6 +312,11 @@ function podReady(pod: Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
 
+function randomToken(): string {
+  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))))
+    .replace(/[+/=]/g, (c) => ({ "+": "-", "/": "_", "=": "" })[c]!);
+}
+
 function freeLocalPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -324,7 +343,7 @@ export class KubernetesProvider
   #client?: Promise<KubernetesClient>;
   #ownsClient: boolean;
   #docker?: DockerEngine;
-  #images = new Map<string, Promise<{ labels: Record<string, string>; user?: string }>>();
+  #images = new Map<string, Promise<ImageConfig>>();
   #policies = new Map<string, Promise<void>>();
   #reaped?: Promise<unknown>;
   #timer?: ReturnType<typeof setInterval>;
@@ -364,7 +383,7 @@ export class KubernetesProvider
     return listManagedPods(await this.client(), { namespace: await this.namespace(), ...options });
   }
 
-  #imageConfig(image: string): Promise<{ labels: Record<string, string>; user?: string }> {
+  #imageConfig(image: string): Promise<ImageConfig> {
     let found = this.#images.get(image);
     if (!found) {
       found = (async () => {
@@ -372,7 +391,11 @@ export class KubernetesProvider
         try {
           this.#docker ??= new DockerEngine({ timeoutS: 5 });
           const inspected = await this.#docker.images.inspect(image);
-          return { labels: inspected.Config?.Labels ?? {}, user: inspected.Config?.User ?? "" };
+          return {
+            labels: inspected.Config?.Labels ?? {},
+            user: inspected.Config?.User ?? "",
+            cmd: inspected.Config?.Cmd ?? undefined,
+          };
         } catch {
           return { labels: {} }; // not a local image, or no local engine
         }
@@ -433,12 +456,10 @@ export class KubernetesProvider
     }
     const signal = options.signal;
     const reach = options.reach ?? "port-forward";
-    const config = options.imageConfig
-      ? { labels: options.imageConfig.labels ?? {}, user: options.imageConfig.user }
-      : await this.#imageConfig(image);
+    const config = options.imageConfig ?? await this.#imageConfig(image);
     let imageHardening: PodHardeningOptions;
     try {
-      imageHardening = podHardeningFromLabels(config.labels);
+      imageHardening = podHardeningFromLabels(config.labels ?? {});
     } catch (error) {
       throw new TypeError(`Cannot start ${image}: ${(error as Error).message}`, { cause: error });
     }
@@ -468,14 +489,25 @@ export class KubernetesProvider
     const name = options.name ??
       `envtorch-${shortName(image)}-${session.slice(0, 8).toLowerCase()}`;
     const stopTimeoutS = options.stopTimeoutS ?? 0;
+    // Off loopback (in-cluster reach) the server asks for a token and answers only the
+    // Hosts it knows: give it a token, kept for clients, and let the token be the gate.
+    const inCluster = reach === "pod-ip" || reach === "service";
+    const env = { ...options.env };
+    let token: string | undefined;
+    let args = options.args;
+    if (inCluster) {
+      token = env.ENVTORCH_TOKEN || randomToken();
+      env.ENVTORCH_TOKEN = token;
+      if (!args && config.cmd?.[0] === "serve") args = [...config.cmd, "--allow-host", "*"];
+    }
     const spec = hardenedPod({
       name,
       namespace,
       image,
       imagePullPolicy: options.imagePullPolicy,
       command: options.command,
-      args: options.args,
-      env: options.env,
+      args,
+      env,
       reach,
       port,
       hardening: { ...hardening, ttlS },
@@ -637,6 +669,7 @@ export class KubernetesProvider
         timings,
         kube,
         baseUrl,
+        token,
         spec,
         stored,
         image,

@@ -71,6 +71,7 @@ export type { Provider, ProviderStartOptions, ServerHandle } from "../../protoco
 export { PORT_FORWARD_PROTOCOL, PortForward, type PortForwardOptions } from "./port_forward.ts";
 export type * from "./types.ts";
 export {
+  type ImageConfig,
   KubernetesPod,
   KubernetesProvider,
   type KubernetesProviderOptions,
