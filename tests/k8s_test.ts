@@ -330,23 +330,35 @@ k8sTest("kill -9 of envtorch run leaves its Pod; clean --provider k8s deletes it
   }
 });
 
-k8sTest("SIGTERM to envtorch run --provider k8s deletes its Pod", async () => {
+k8sTest("SIGTERM or SIGINT to envtorch run --provider k8s deletes its Pod", async (t) => {
   const kube = await KubernetesClient.fromKubeConfig();
   await ensureNamespace(kube);
   try {
-    const child = cli(["run", "echo", "--provider", "k8s", "--namespace", K8S_NAMESPACE, "--json"])
-      .spawn();
-    const started = JSON.parse(await firstLine(child.stdout)) as { url: string; name: string };
-    const pod = await new PodApi(kube).get(K8S_NAMESPACE, started.name);
-    child.kill("SIGTERM");
-    const status = await child.status;
-    const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
-    assert.equal(status.code, 0, stderr);
-    assert.match(stderr, /deleting Pod/);
-    assert.deepEqual(
-      await waitNoPods(kube, { "envtorch.session": pod.metadata.labels!["envtorch.session"]! }),
-      [],
-    );
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      await t.step(signal, async () => {
+        const child = cli([
+          "run",
+          "echo",
+          "--provider",
+          "k8s",
+          "--namespace",
+          K8S_NAMESPACE,
+          "--json",
+        ]).spawn();
+        const started = JSON.parse(await firstLine(child.stdout)) as { url: string; name: string };
+        const pod = await new PodApi(kube).get(K8S_NAMESPACE, started.name);
+        assert.equal((await (await fetch(`${started.url}/health`)).json()).status, "healthy");
+        child.kill(signal);
+        const status = await child.status;
+        const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+        assert.equal(status.code, 0, stderr);
+        assert.match(stderr, /deleting Pod/);
+        assert.deepEqual(
+          await waitNoPods(kube, { "envtorch.session": pod.metadata.labels!["envtorch.session"]! }),
+          [],
+        );
+      });
+    }
   } finally {
     await kube.close();
   }
