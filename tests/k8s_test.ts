@@ -27,6 +27,7 @@ import {
   k8sTest,
   podsOf,
   runLabel,
+  TEST_LABEL as TEST,
   waitNoPods,
 } from "./k8s_helpers.ts";
 
@@ -288,6 +289,56 @@ k8sTest("a start that cannot succeed fails clearly and leaves no Pod", async (t)
     await kube.close();
   }
 });
+
+k8sTest(
+  "backstops: the kubelet ends a Pod past its deadline; the reaper deletes an expired one",
+  async (t) => {
+    const { kube, provider } = await setup();
+    const labels = runLabel();
+    try {
+      await t.step("activeDeadlineSeconds ends the Pod and the handle says why", async () => {
+        await using pod = await provider.start(ECHO_IMAGE, { labels, ttlS: 3 });
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const exit = await Promise.race([
+          pod.exited,
+          new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 30_000))),
+        ]);
+        clearTimeout(timer);
+        assert.ok(exit, "the Pod outlived its deadline by 30 s");
+        assert.match(exit.reason, /DeadlineExceeded/);
+        const res = await fetch(`${pod.baseUrl}/health`);
+        assert.equal(res.status, 502);
+        assert.match((await res.json()).detail, /is gone: .*DeadlineExceeded/);
+      });
+      await t.step("an expired Pod of a live owner is reaped as expired", async () => {
+        const pod = await provider.start(ECHO_IMAGE, { labels });
+        try {
+          const later = new Date(Date.now() + 2 * 86_400_000);
+          const mine = (r: { name: string }) => r.name === pod.name;
+          assert.equal(
+            (await provider.reap({ labelSelector: `${TEST}=${labels[TEST]}` })).length,
+            0,
+          );
+          const reaped = await provider.reap({
+            now: later,
+            labelSelector: `${TEST}=${labels[TEST]}`,
+          });
+          assert.deepEqual(reaped.filter(mine).map((r) => [r.reason, r.owner, r.error]), [
+            ["expired", "alive", undefined],
+          ]);
+          assert.equal((await pod.exited).reason.length > 0, true);
+        } finally {
+          await pod.close();
+        }
+      });
+      assert.deepEqual(await waitNoPods(kube, labels), []);
+    } finally {
+      await deletePodsOf(kube, labels);
+      await provider.close();
+      await kube.close();
+    }
+  },
+);
 
 k8sTest("kill -9 of envtorch run leaves its Pod; clean --provider k8s deletes it", async () => {
   const kube = await KubernetesClient.fromKubeConfig();
