@@ -17,6 +17,7 @@ import { validateCommand } from "./cli/validate.ts";
 import { stepCommand } from "./cli/step.ts";
 import { replCommand } from "./cli/repl.ts";
 import { replayCommand } from "./cli/replay.ts";
+import { k8sCommand } from "./cli/k8s.ts";
 import { UnknownEnvError } from "./envs/registry.ts";
 import { EnvTorchError } from "./protocol/errors.ts";
 
@@ -34,6 +35,7 @@ export const COMMANDS: Command[] = [
   stepCommand,
   replCommand,
   replayCommand,
+  k8sCommand,
 ];
 
 function help(): string {

@@ -13,8 +13,10 @@ import {
 } from "../providers/docker/managed_containers.ts";
 import { printable } from "../providers/docker/printable.ts";
 import { type Command, noPositionals, parseFlags } from "./common.ts";
+import { checkProvider, cleanOnKubernetes, wantsKubernetes } from "./k8s.ts";
 
-const usage = `Usage: envtorch clean [--all] [--dry-run] [--json]
+const usage =
+  `Usage: envtorch clean [--all] [--dry-run] [--json] [--provider k8s [--namespace N] [--context C]]
 
 Removes the containers envtorch manages whose owning process is gone or
 whose expiry passed, with their socket folders. Containers of running
@@ -24,6 +26,8 @@ Options:
   --all        remove every envtorch container, even those of running owners
   --dry-run    only list what would be removed
   --json       one JSON array of the removed containers on stdout
+  --provider P docker (default) or k8s: delete the Pods (of --namespace,
+               default the context's) whose owner is gone or that expired
   -h, --help   show this help`;
 
 export const cleanCommand: Command = {
@@ -31,12 +35,15 @@ export const cleanCommand: Command = {
   summary: "remove orphaned and expired envtorch containers",
   usage,
   async run(args) {
+    if (wantsKubernetes(args)) return await cleanOnKubernetes(args);
     const { values, positionals } = parseFlags(args, {
+      provider: { type: "string" },
       all: { type: "boolean" },
       "dry-run": { type: "boolean" },
       json: { type: "boolean" },
     });
     noPositionals(positionals);
+    checkProvider(values.provider);
     const dryRun = values["dry-run"] ?? false;
     await using engine = new DockerEngine();
     let removed: (ReapedContainer | (Omit<ReapedContainer, "reason"> & { reason: "all" }))[];

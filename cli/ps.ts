@@ -7,8 +7,9 @@ import { DockerEngine } from "../providers/docker/engine.ts";
 import { listManagedContainers } from "../providers/docker/managed_containers.ts";
 import { printable } from "../providers/docker/printable.ts";
 import { type Command, noPositionals, parseFlags } from "./common.ts";
+import { checkProvider, psOnKubernetes, wantsKubernetes } from "./k8s.ts";
 
-const usage = `Usage: envtorch ps [--json]
+const usage = `Usage: envtorch ps [--json] [--provider k8s [--namespace N] [--context C]]
 
 Lists the containers envtorch manages (label envtorch.managed=true), running
 or not: name, image, state, URL, the owning process and whether it still
@@ -17,6 +18,8 @@ owner is gone or whose expiry passed.
 
 Options:
   --json       one JSON array on stdout
+  --provider P docker (default) or k8s: the Pods envtorch manages in a
+               namespace (--namespace, default the context's; --context)
   -h, --help   show this help`;
 
 export const psCommand: Command = {
@@ -24,8 +27,13 @@ export const psCommand: Command = {
   summary: "list the containers envtorch manages",
   usage,
   async run(args) {
-    const { values, positionals } = parseFlags(args, { json: { type: "boolean" } });
+    if (wantsKubernetes(args)) return await psOnKubernetes(args);
+    const { values, positionals } = parseFlags(args, {
+      json: { type: "boolean" },
+      provider: { type: "string" },
+    });
     noPositionals(positionals);
+    checkProvider(values.provider);
     await using engine = new DockerEngine();
     const containers = await listManagedContainers(engine);
     if (values.json) {

@@ -18,6 +18,7 @@ import {
   parseFlags,
   UsageError,
 } from "./common.ts";
+import { checkProvider, runOnKubernetes, wantsKubernetes } from "./k8s.ts";
 
 const usage = `Usage: envtorch run <env|image> [--port N | --socket] [options]
 
@@ -46,6 +47,8 @@ Options:
   --json             print {"url","token","id","name","image"} as one JSON line
                      (token: with a port, the server asks for one; it is
                      $ENVTORCH_TOKEN when set, else a new one)
+  --provider P       docker (default) or k8s: a Pod on the kubeconfig's cluster
+                     (see 'envtorch run --provider k8s --help')
   -h, --help         show this help`;
 
 /** Parses `512m`, `2g`, `1073741824` into bytes. */
@@ -64,7 +67,9 @@ export const runCommand: Command = {
   summary: "run an env image as a hardened container until Ctrl-C",
   usage,
   async run(args) {
+    if (wantsKubernetes(args)) return await runOnKubernetes(args);
     const { values, positionals } = parseFlags(args, {
+      provider: { type: "string" },
       port: { type: "string" },
       tcp: { type: "boolean" },
       socket: { type: "boolean" },
@@ -77,6 +82,7 @@ export const runCommand: Command = {
       json: { type: "boolean" },
     });
     onePositional(positionals, "env or image", "run");
+    checkProvider(values.provider);
     if (values.socket && (values.port !== undefined || values.tcp)) {
       throw new UsageError("Use --socket or --port/--tcp, not both");
     }

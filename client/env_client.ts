@@ -1,7 +1,7 @@
 /**
  * The client base every bundled env client extends: {@link HTTPEnvClient}
  * plus one way to get a server, {@link EnvClient.from} a {@link Provider}.
- * `fromProcess` and `fromDockerImage` are one-liners over it that load their
+ * `fromProcess`, `fromDockerImage` and `fromKubernetes` are one-liners over it that load their
  * provider only when called, so importing a client loads no provider code.
  *
  * @module
@@ -14,6 +14,10 @@ import type {
   DockerStartOptions,
   LocalDockerProviderOptions,
 } from "../providers/docker/local_docker_provider.ts";
+import type {
+  KubernetesProviderOptions,
+  KubernetesStartOptions,
+} from "../providers/kubernetes/kubernetes_provider.ts";
 
 /** Client options when a provider supplies the server. */
 export type ProvidedClientOptions = Omit<ClientOptions, "baseUrl" | "server">;
@@ -153,6 +157,41 @@ export class EnvClient<
       reapOnStart,
       reapIntervalS,
     });
+    return await EnvClient.from.call(this, provider, image, {
+      ...client,
+      start,
+      closeProvider: true,
+    }) as T;
+  }
+
+  /**
+   * Starts `image` as a hardened Pod on the kubeconfig's cluster and returns
+   * a connected client; `close()` deletes the Pod. For many clients (a pool)
+   * share one provider instead: `EchoEnv.from(k8s, image, { start })`.
+   *
+   * @example
+   * ```ts ignore
+   * import { EchoEnv } from "../envs/echo/client.ts";
+   * await using env = await EchoEnv.fromKubernetes("echo-env:latest", {
+   *   kubernetes: { namespace: "envs" },
+   * });
+   * await env.reset();
+   * console.log((await env.step({ message: "hi" })).reward); // 0.2
+   * ```
+   */
+  static async fromKubernetes<T extends HTTPEnvClient<Action, Observation, State>>(
+    this: EnvClientClass<T>,
+    image: string,
+    options: ProvidedClientOptions & {
+      kubernetes?: KubernetesStartOptions & Pick<KubernetesProviderOptions, "path" | "context">;
+    } = {},
+  ): Promise<T> {
+    const { kubernetes = {}, ...client } = options;
+    const { path, context, ...start } = kubernetes;
+    const { KubernetesProvider } = await import(
+      "../providers/kubernetes/kubernetes_provider.ts"
+    );
+    const provider = new KubernetesProvider({ path, context, namespace: start.namespace });
     return await EnvClient.from.call(this, provider, image, {
       ...client,
       start,

@@ -293,6 +293,9 @@ export function errorFromWire(data: WireError, status?: number): EnvTorchError {
     case "UNSUPPORTED_MEDIA_TYPE":
     case "HOST_NOT_ALLOWED":
       return new AccessError(code, msg, { details: rest });
+    case "CONNECTION_ERROR":
+      // A proxy in front of the server (a port forward to a Pod that is gone) says why.
+      return new ConnectionError(msg, { details: rest });
     default:
       return new EnvTorchError(
         "EXECUTION_ERROR",

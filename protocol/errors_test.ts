@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { z } from "npm:zod@4.6.7";
 import {
   CapacityError,
+  ConnectionError,
   errorFromHttp,
   errorFromWire,
   ExecutionError,
@@ -26,6 +27,7 @@ Deno.test("every error round-trips through the wire form to the same class", () 
     new CapacityError(3, 3),
     new SessionError("Episode not started: send reset before step"),
     new ExecutionError("Env step failed: boom"),
+    new ConnectionError("Pod envs/echo-1 is gone: the Pod was deleted"),
     new ValidationError("Invalid action: x", [{ loc: ["x"], msg: "bad", type: "invalid_type" }]),
   ];
   for (const error of errors) {
