@@ -43,7 +43,7 @@ export interface ClientOptions {
   transport?: "websocket" | "http" | Transport;
   /**
    * Seconds a call may take before it fails with TimeoutError (a step with
-   * `timeout_s` gets that much more).
+   * `envTimeoutS` gets that much more).
    * @default 60
    */
   timeoutS?: number;
@@ -82,14 +82,22 @@ export interface ClientOptions {
 export interface RequestOptions {
   /** Aborts this call. */
   signal?: AbortSignal;
-  /** Seconds this call may take. */
+  /**
+   * Seconds this call may take, waiting included, before it fails with
+   * TimeoutError.
+   * @default the client's `timeoutS`
+   */
   timeoutS?: number;
 }
 
-/** Options of {@link HTTPEnvClient.step}. */
+/** Options of {@link HTTPEnvClient.step}; every duration in seconds. */
 export interface StepCallOptions extends RequestOptions {
-  /** Time the server allows the env for this step, in seconds. */
-  timeout_s?: number;
+  /**
+   * Seconds the server gives the env for this step (sent as the request's
+   * `timeout_s`; the env's step is aborted when they pass). The call itself
+   * then waits `timeoutS + envTimeoutS` unless `timeoutS` is given.
+   */
+  envTimeoutS?: number;
 }
 
 /** Options of {@link HTTPEnvClient.reset}: the protocol's reset fields, the env's own, and call options. */
@@ -205,12 +213,12 @@ export class HTTPEnvClient<
   async step(action: A, options?: StepCallOptions): Promise<StepResult<O>> {
     const request: ClientRequest = { type: "step", data: this._stepPayload(action) };
     let call: RequestOptions | undefined = options;
-    if (options?.timeout_s !== undefined) {
-      // The server may take timeout_s; wait that much longer than usual.
-      request.timeout_s = options.timeout_s;
+    if (options?.envTimeoutS !== undefined) {
+      // The server may take envTimeoutS; wait that much longer than usual.
+      request.timeout_s = options.envTimeoutS;
       call = {
         signal: options.signal,
-        timeoutS: options.timeoutS ?? this.#timeoutS + options.timeout_s,
+        timeoutS: options.timeoutS ?? this.#timeoutS + options.envTimeoutS,
       };
     }
     const reply = await this.#request(request, call);

@@ -87,6 +87,25 @@ export function parseBaseUrl(baseUrl: string): Endpoint {
   };
 }
 
+/**
+ * The HTTP client that reaches an endpoint: one over its unix socket, or
+ * `undefined` for TCP (fetch's default client). The caller closes it. Every
+ * place that talks to a `unix:` base URL (transports, probes, health checks)
+ * gets its client here.
+ *
+ * @example
+ * ```ts
+ * import { httpClientFor, parseBaseUrl } from "./transport.ts";
+ * const client = httpClientFor(parseBaseUrl("unix:/tmp/env.sock"));
+ * client?.close();
+ * ```
+ */
+export function httpClientFor(endpoint: Endpoint): Deno.HttpClient | undefined {
+  return endpoint.socketPath
+    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
+    : undefined;
+}
+
 /** Options of the network transports. */
 export interface NetworkTransportOptions {
   /** Extra headers on every request (or the WebSocket handshake). */
@@ -109,11 +128,7 @@ export class HttpTransport implements Transport {
     this.#endpoint = parseBaseUrl(baseUrl);
     this.#headers = new Headers(options.headers);
     this.#fetchFn = options.fetch ?? fetch;
-    if (this.#endpoint.socketPath) {
-      this.#client = Deno.createHttpClient({
-        proxy: { transport: "unix", path: this.#endpoint.socketPath },
-      });
-    }
+    this.#client = httpClientFor(this.#endpoint);
   }
 
   /** The session id the server gave, once known. */
@@ -198,13 +213,15 @@ export class HttpTransport implements Transport {
       if (this.#session) {
         const headers = new Headers(this.#headers);
         headers.set(SESSION_HEADER, this.#session);
-        const res = await this.#fetchFn(this.#endpoint.httpBase + "/session", {
-          method: "DELETE",
-          headers,
-          client: this.#client,
-          signal: AbortSignal.timeout(5000),
+        await withDeadline("DELETE /session", { timeoutS: 5 }, async ({ signal }) => {
+          const res = await this.#fetchFn(this.#endpoint.httpBase + "/session", {
+            method: "DELETE",
+            headers,
+            client: this.#client,
+            signal,
+          });
+          await res.body?.cancel();
         });
-        await res.body?.cancel();
       }
     } catch {
       // The server may be gone already (an OpenEnv server has no such route); the session will be reaped.
@@ -259,11 +276,7 @@ export class WebSocketTransport implements Transport {
   constructor(baseUrl: string, options: NetworkTransportOptions = {}) {
     this.#endpoint = parseBaseUrl(baseUrl);
     this.#headers = options.headers;
-    if (this.#endpoint.socketPath) {
-      this.#client = Deno.createHttpClient({
-        proxy: { transport: "unix", path: this.#endpoint.socketPath },
-      });
-    }
+    this.#client = httpClientFor(this.#endpoint);
   }
 
   /** Whether the connection is open (or not yet opened) and has not failed. */
@@ -393,10 +406,16 @@ export class WebSocketTransport implements Transport {
     this.#closed = true;
     const socket = this.#socket ?? await this.#opening?.catch(() => undefined);
     if (socket && socket.readyState === WebSocket.OPEN) {
-      const closed = new Promise<void>((resolve) => {
-        socket.addEventListener("close", () => resolve(), { once: true });
-        setTimeout(resolve, 2000);
-      });
+      // Waits for the close handshake, at most 2 s: the session ends either way.
+      const closed = withDeadline(
+        "WebSocket close",
+        { timeoutS: 2 },
+        (cancellation) =>
+          new Promise<void>((resolve) => {
+            socket.addEventListener("close", () => resolve(), { once: true });
+            cancellation.onCancel(() => resolve());
+          }),
+      );
       try {
         socket.send(JSON.stringify({ type: "close" }));
       } catch {

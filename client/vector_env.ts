@@ -6,7 +6,7 @@
  * @module
  */
 import type { HTTPEnvClient, StepCallOptions } from "./client.ts";
-import { asEnvTorchError, type EnvTorchError, TimeoutError } from "../protocol/errors.ts";
+import { asEnvTorchError, type EnvTorchError } from "../protocol/errors.ts";
 import type { Action, Observation, Reward, State } from "../protocol/models.ts";
 
 /** What happens to an env whose episode ended. */
@@ -179,10 +179,8 @@ export class VectorEnv<
       try {
         return await call(env, i);
       } catch (error) {
-        const e = error instanceof DOMException && error.name === "TimeoutError"
-          ? new TimeoutError(`Env ${i} got no answer within ${this.#timeoutS} s`)
-          : asEnvTorchError(error, `Env ${i} failed`);
-        return { ok: false as const, error: e };
+        // A call past stepTimeoutS fails with the client's TimeoutError.
+        return { ok: false as const, error: asEnvTorchError(error, `Env ${i} failed`) };
       }
     }));
     return {

@@ -4,7 +4,8 @@
  * @module
  */
 import { TimeoutError } from "../protocol/errors.ts";
-import { parseBaseUrl } from "../client/transport.ts";
+import { delay, withDeadline } from "../protocol/deadline.ts";
+import { httpClientFor, parseBaseUrl } from "../client/transport.ts";
 import { readCappedText } from "./read_capped.ts";
 
 /** The most of a `/health` answer that is read (a healthy one is a few bytes). */
@@ -36,9 +37,7 @@ export async function waitForHealth(
   const timeoutS = options.timeoutS ?? 30;
   const interval = options.intervalMs ?? 10;
   const endpoint = parseBaseUrl(baseUrl);
-  const client = endpoint.socketPath
-    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
-    : undefined;
+  const client = httpClientFor(endpoint);
   let exit: { code: number; signal?: string | null } | undefined;
   options.exited?.then((status) => (exit = status), () => {});
   const deadline = performance.now() + timeoutS * 1000;
@@ -51,15 +50,22 @@ export async function waitForHealth(
           `the server exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}`,
         );
       }
+      // Each attempt may take up to 2 s (less near the end); the caller's signal ends it at once.
+      const attemptS = Math.max(100, Math.min(2000, deadline - performance.now())) / 1000;
       try {
-        const res = await fetch(`${endpoint.httpBase}/health`, {
-          client,
-          signal: AbortSignal.timeout(Math.max(100, Math.min(2000, deadline - performance.now()))),
-        });
-        const body = await readCappedText(res.body, MAX_HEALTH_BODY_BYTES, "/health");
-        if (res.ok && body.includes("healthy")) return;
-        last = `HTTP ${res.status}`;
+        const status = await withDeadline(
+          "GET /health",
+          { signal: options.signal, timeoutS: attemptS },
+          async ({ signal }) => {
+            const res = await fetch(`${endpoint.httpBase}/health`, { client, signal });
+            const body = await readCappedText(res.body, MAX_HEALTH_BODY_BYTES, "/health");
+            return res.ok && body.includes("healthy") ? undefined : `HTTP ${res.status}`;
+          },
+        );
+        if (status === undefined) return;
+        last = status;
       } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
         const e = error as Error;
         const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
         last = `${e.message}${cause}`;
@@ -69,7 +75,7 @@ export async function waitForHealth(
           `${baseUrl} never answered /health after ${timeoutS} s (last: ${last})`,
         );
       }
-      await new Promise((r) => setTimeout(r, interval));
+      await delay(interval, { signal: options.signal });
     }
   } finally {
     client?.close();

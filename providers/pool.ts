@@ -8,6 +8,7 @@
  */
 import type { HTTPEnvClient } from "../client/client.ts";
 import { ConnectionError, TimeoutError } from "../protocol/errors.ts";
+import { delay, withDeadline } from "../protocol/deadline.ts";
 import type { Action, Observation, State } from "../protocol/models.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -145,7 +146,7 @@ export class EnvPool<T extends AnyClient = HTTPEnvClient<Action, Observation, St
     while (this.#idle.length + this.#inUse.size < this.#options.size) {
       if (this.#closed) throw new ConnectionError("Pool is closed");
       if (this.#failures >= this.#options.maxStartFailures) throw this.#startError();
-      await new Promise((r) => setTimeout(r, 5));
+      await delay(5);
     }
   }
 
@@ -181,34 +182,26 @@ export class EnvPool<T extends AnyClient = HTTPEnvClient<Action, Observation, St
       throw error;
     }
     const timeoutS = options.timeoutS ?? this.#options.checkoutTimeoutS;
-    return await new Promise<T>((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener("abort", onAbort);
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-      };
-      const waiter = {
-        resolve: (c: T) => {
-          cleanup();
-          resolve(c);
-        },
-        reject: (e: unknown) => {
-          cleanup();
-          reject(e);
-        },
-      };
-      const onAbort = () => waiter.reject(options.signal!.reason);
-      const timer = setTimeout(
-        () =>
-          waiter.reject(
-            new TimeoutError(`No env of the pool became free within ${timeoutS} s`),
-          ),
-        timeoutS * 1000,
-      );
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-      this.#fill();
+    const deadline = { signal: options.signal, timeoutS };
+    return await withDeadline(
+      "Pool checkout",
+      deadline,
+      (cancellation) =>
+        new Promise<T>((resolve, reject) => {
+          const waiter = { resolve, reject };
+          cancellation.onCancel((reason) => {
+            const i = this.#waiters.indexOf(waiter);
+            if (i >= 0) this.#waiters.splice(i, 1);
+            reject(reason);
+          });
+          this.#waiters.push(waiter);
+          this.#fill();
+        }),
+    ).catch((error) => {
+      if (!(error instanceof TimeoutError)) throw error;
+      throw new TimeoutError(`No env of the pool became free within ${timeoutS} s`, {
+        cause: error.cause,
+      });
     });
   }
 
@@ -301,8 +294,8 @@ export class EnvPool<T extends AnyClient = HTTPEnvClient<Action, Observation, St
       const jitter = Math.random() * this.#options.jitterMs;
       if (this.#failures > 0) {
         // Back off after failures: 0.2 s, 0.4 s, ... up to 5 s.
-        await sleep(Math.min(5000, 200 * 2 ** (this.#failures - 1)) + jitter, signal);
-      } else if (jitter > 0) await sleep(jitter, signal);
+        await delay(Math.min(5000, 200 * 2 ** (this.#failures - 1)) + jitter, { signal });
+      } else if (jitter > 0) await delay(jitter, { signal });
       const client = await this.#options.create(signal);
       this.#starting--;
       this.#started++;
@@ -330,19 +323,4 @@ export class EnvPool<T extends AnyClient = HTTPEnvClient<Action, Observation, St
       { cause: this.#lastError },
     );
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -21,7 +21,6 @@ import {
   type EnvModels,
   JsonObjectSchema,
   jsonSchemas,
-  serializeObservation,
   SESSION_HEADER,
 } from "../protocol/models.ts";
 import { FrontDoor, type FrontDoorOptions } from "./front_door.ts";
@@ -222,8 +221,7 @@ export function createApp(
     const session = await sessionFor(c.req.header(SESSION_HEADER), "reset");
     // Set first: an error response still tells the client which session it has.
     c.header(SESSION_HEADER, session.id);
-    const result = await session.reset(body ?? {});
-    return c.json(serializeObservation(result.observation));
+    return c.json(await session.reset(body ?? {}));
   });
 
   app.post("/step", async (c) => {
@@ -236,7 +234,7 @@ export function createApp(
     c.header(SESSION_HEADER, session.id);
     let result;
     try {
-      result = await session.step(parsed.data.action, { timeout_s: parsed.data.timeout_s });
+      result = await session.step(parsed.data.action, { timeoutS: parsed.data.timeout_s });
     } catch (error) {
       if (error instanceof ValidationError && error.status === 422) {
         // Point the locations at the action inside the body, as FastAPI does.
@@ -245,7 +243,7 @@ export function createApp(
       }
       throw error;
     }
-    return c.json(serializeObservation(result.observation));
+    return c.json(result);
   });
 
   app.get("/state", async (c) => {

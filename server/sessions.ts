@@ -13,18 +13,30 @@ import {
   ExecutionError,
   FactoryError,
   SessionError,
+  TimeoutError,
   ValidationError,
 } from "../protocol/errors.ts";
+import { withDeadline } from "../protocol/deadline.ts";
 import {
   type EnvModels,
   type Observation,
   ResetOptions,
+  serializeObservation,
   type State,
-  type StepResult,
+  type WireStepResult,
 } from "../protocol/models.ts";
 
 /** Which transport opened a session. */
-export type SessionKind = "http" | "ws" | "local";
+export type SessionKind = "http" | "ws";
+
+/** Options of {@link Session.step}. */
+export interface SessionStepOptions {
+  /**
+   * Seconds the env may take for this step (the request's `timeout_s`): the
+   * env's step signal aborts when they pass. No limit when absent.
+   */
+  timeoutS?: number;
+}
 
 /** Options of a {@link SessionManager}. */
 export interface SessionManagerOptions {
@@ -124,8 +136,8 @@ export class Session {
     }
   }
 
-  /** Validates the options and resets the env. */
-  reset(options: unknown = {}): Promise<StepResult> {
+  /** Validates the options and resets the env; gives the result as it goes on the wire. */
+  reset(options: unknown = {}): Promise<WireStepResult> {
     const schema = this.#models.resetOptions ?? ResetOptions;
     const parsed = schema.safeParse(options ?? {});
     if (!parsed.success) {
@@ -139,12 +151,13 @@ export class Session {
     });
   }
 
-  /** Validates the action and steps the env. */
-  step(action: unknown, options: { timeout_s?: number } = {}): Promise<StepResult> {
+  /** Validates the action and steps the env; gives the result as it goes on the wire. */
+  step(action: unknown, options: SessionStepOptions = {}): Promise<WireStepResult> {
     const parsed = this.#models.action.safeParse(action);
     if (!parsed.success) {
       return Promise.reject(ValidationError.fromZod("action", parsed.error));
     }
+    const { timeoutS } = options;
     return this.#exclusive(async () => {
       if (!this.#started) {
         throw new SessionError("Episode not started: send reset before step");
@@ -152,22 +165,43 @@ export class Session {
       if (this.#done) {
         throw new SessionError("Episode is done: send reset to start a new one");
       }
-      const signals = [this.#abort.signal];
-      if (options.timeout_s !== undefined) {
-        signals.push(AbortSignal.timeout(options.timeout_s * 1000));
-      }
-      const signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+      const env = this.#env;
       const started = performance.now();
       try {
         const obs = await this.#call(
           "step",
-          () => this.#env.step(parsed.data, { timeout_s: options.timeout_s, signal }),
+          () =>
+            timeoutS === undefined
+              ? env.step(parsed.data, { signal: this.#abort.signal })
+              : this.#stepWithin(timeoutS, parsed.data),
         );
         return this.#finish(obs);
       } finally {
         this.#metrics?.observeStep((performance.now() - started) / 1000);
       }
     });
+  }
+
+  /**
+   * Steps the env with a signal that also aborts after `timeoutS`. An env
+   * that fails because of it fails as any env error does (EXECUTION_ERROR),
+   * with its own message and the time that passed.
+   */
+  async #stepWithin(timeoutS: number, action: unknown): Promise<unknown> {
+    try {
+      return await withDeadline(
+        "Env step",
+        { signal: this.#abort.signal, timeoutS },
+        async ({ signal }) =>
+          await this.#env.step(action as never, { timeout_s: timeoutS, signal }),
+      );
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
+      throw new ExecutionError(`Env step failed: ${cause} (its ${timeoutS} s timeout passed)`, {
+        cause: error.cause,
+      });
+    }
   }
 
   /** The env's state, checked against its State schema. */
@@ -218,7 +252,8 @@ export class Session {
     }
   }
 
-  #finish(obs: unknown): StepResult {
+  /** Checks the env's observation and puts it in its wire shape, once. */
+  #finish(obs: unknown): WireStepResult {
     const parsed = this.#models.observation.safeParse(obs);
     if (!parsed.success) {
       throw new ExecutionError(
@@ -229,7 +264,7 @@ export class Session {
     }
     const observation = parsed.data as Observation;
     this.#done = observation.done === true;
-    return { observation, reward: observation.reward ?? null, done: this.#done };
+    return serializeObservation(observation);
   }
 }
 
@@ -334,18 +369,20 @@ export class SessionManager implements AsyncDisposable {
       if (left <= 0 || this.#waiters.length >= this.#maxWaiting || this.#shutDown) {
         throw new CapacityError(this.size, this.maxSessions);
       }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          const i = this.#waiters.indexOf(wake);
-          if (i >= 0) this.#waiters.splice(i, 1);
-          resolve();
-        }, left);
-        this.#waiters.push(wake);
-      });
+      // Woken by a freed slot, or by the deadline (then the loop refuses).
+      await withDeadline(
+        "Waiting for a session slot",
+        { timeoutS: left / 1000 },
+        (cancellation) =>
+          new Promise<void>((resolve) => {
+            this.#waiters.push(resolve);
+            cancellation.onCancel(() => {
+              const i = this.#waiters.indexOf(resolve);
+              if (i >= 0) this.#waiters.splice(i, 1);
+              resolve();
+            });
+          }),
+      );
     }
   }
 

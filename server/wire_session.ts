@@ -15,13 +15,13 @@ import {
   UnknownTypeError,
   ValidationError,
 } from "../protocol/errors.ts";
-import { JsonObjectSchema, serializeObservation } from "../protocol/models.ts";
+import { JsonObjectSchema, type WireStepResult } from "../protocol/models.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Session, SessionManager } from "./sessions.ts";
 
 /** A message the server sends. */
 export type ServerMessage =
-  | { type: "observation"; data: ReturnType<typeof serializeObservation> }
+  | { type: "observation"; data: WireStepResult }
   | { type: "state"; data: Record<string, unknown> }
   | { type: "error"; data: ReturnType<typeof toWireError> };
 
@@ -132,12 +132,13 @@ export class WireSession {
       const message = parseClientMessage(text, this.#maxBytes);
       switch (message.type) {
         case "reset": {
-          const result = await this.#session.reset(message.data ?? {});
-          return { reply: { type: "observation", data: serializeObservation(result.observation) } };
+          return {
+            reply: { type: "observation", data: await this.#session.reset(message.data ?? {}) },
+          };
         }
         case "step": {
-          const result = await this.#session.step(message.data, { timeout_s: message.timeout_s });
-          return { reply: { type: "observation", data: serializeObservation(result.observation) } };
+          const data = await this.#session.step(message.data, { timeoutS: message.timeout_s });
+          return { reply: { type: "observation", data } };
         }
         case "state":
           return { reply: { type: "state", data: await this.#session.state() } };

@@ -7,7 +7,8 @@
  * @module
  */
 import { ConnectionError, TimeoutError } from "../protocol/errors.ts";
-import { type Endpoint, parseBaseUrl } from "../client/transport.ts";
+import { withDeadline } from "../protocol/deadline.ts";
+import { type Endpoint, httpClientFor, parseBaseUrl } from "../client/transport.ts";
 import { envToken, withToken } from "../client/token.ts";
 
 /** An HTTP response, read whole. */
@@ -76,17 +77,11 @@ export class Probe implements AsyncDisposable {
     this.#signal = options.signal;
     this.#token = options.token ?? envToken();
     this.#endpoint = parseBaseUrl(baseUrl);
-    if (this.#endpoint.socketPath) {
-      this.#client = Deno.createHttpClient({
-        proxy: { transport: "unix", path: this.#endpoint.socketPath },
-      });
-    }
+    this.#client = httpClientFor(this.#endpoint);
   }
 
   /** Sends one HTTP request and reads the whole response. */
-  async http(path: string, request: ProbeRequest = {}): Promise<ProbeResponse> {
-    const timeout = AbortSignal.timeout(this.timeoutS * 1000);
-    const signal = this.#signal ? AbortSignal.any([this.#signal, timeout]) : timeout;
+  http(path: string, request: ProbeRequest = {}): Promise<ProbeResponse> {
     const method = request.method ?? "GET";
     const headers = withToken(request.headers, this.#token);
     let body: string | undefined;
@@ -94,15 +89,26 @@ export class Probe implements AsyncDisposable {
       body = typeof request.body === "string" ? request.body : JSON.stringify(request.body);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
     }
-    try {
-      const res = await fetch(this.#endpoint.httpBase + path, {
-        method,
-        headers,
-        body,
-        signal,
-        client: this.#client,
-      });
-      const text = await res.text();
+    const options = { signal: this.#signal, timeoutS: this.timeoutS };
+    return withDeadline(`${method} ${path}`, options, async ({ signal }) => {
+      let res: Response;
+      let text: string;
+      try {
+        res = await fetch(this.#endpoint.httpBase + path, {
+          method,
+          headers,
+          body,
+          signal,
+          client: this.#client,
+        });
+        text = await res.text();
+      } catch (error) {
+        if (signal.aborted) throw error;
+        throw new ConnectionError(
+          `Cannot reach ${this.baseUrl} for ${method} ${path}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
       let json: unknown;
       try {
         json = text ? JSON.parse(text) : undefined;
@@ -110,54 +116,48 @@ export class Probe implements AsyncDisposable {
         json = undefined;
       }
       return { status: res.status, headers: res.headers, text, json };
-    } catch (error) {
-      this.#signal?.throwIfAborted();
-      if (timeout.aborted) {
-        throw new TimeoutError(`${method} ${path} got no answer within ${this.timeoutS} s`);
-      }
-      throw new ConnectionError(
-        `Cannot reach ${this.baseUrl} for ${method} ${path}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    });
   }
 
   /** Opens a WebSocket to `/ws`. */
   ws(): Promise<ProbeSocket> {
     const url = `${this.#endpoint.wsBase}/ws`;
-    return new Promise((resolve, reject) => {
-      let socket: WebSocket;
-      try {
-        socket = new WebSocket(url, {
-          client: this.#client,
-          headers: withToken(undefined, this.#token),
-        } as WebSocketOptions);
-      } catch (error) {
-        reject(new ConnectionError(`Cannot open ${url}: ${(error as Error).message}`));
-        return;
-      }
-      const probe = new ProbeSocket(socket, this.timeoutS);
-      const timer = setTimeout(() => {
-        socket.close();
-        reject(new TimeoutError(`WebSocket ${url} did not open within ${this.timeoutS} s`));
-      }, this.timeoutS * 1000);
-      socket.addEventListener("open", () => {
-        clearTimeout(timer);
-        this.#sockets.add(probe);
-        probe.closed.then(() => this.#sockets.delete(probe));
-        resolve(probe);
-      }, { once: true });
-      socket.addEventListener("close", (event) => {
-        clearTimeout(timer);
-        reject(
-          new ConnectionError(
-            `Cannot open ${
-              this.#endpoint.socketPath ? `unix:${this.#endpoint.socketPath} /ws` : url
-            }${event.code ? ` (close code ${event.code})` : ""}`,
-          ),
-        );
-      }, { once: true });
-    });
+    const where = this.#endpoint.socketPath ? `unix:${this.#endpoint.socketPath} /ws` : url;
+    const options = { signal: this.#signal, timeoutS: this.timeoutS };
+    return withDeadline(
+      `WebSocket ${where} open`,
+      options,
+      (cancellation) =>
+        new Promise<ProbeSocket>((resolve, reject) => {
+          let socket: WebSocket;
+          try {
+            socket = new WebSocket(url, {
+              client: this.#client,
+              headers: withToken(undefined, this.#token),
+            } as WebSocketOptions);
+          } catch (error) {
+            reject(new ConnectionError(`Cannot open ${url}: ${(error as Error).message}`));
+            return;
+          }
+          const probe = new ProbeSocket(socket, this.timeoutS);
+          cancellation.onCancel((reason) => {
+            socket.close();
+            reject(reason);
+          });
+          socket.addEventListener("open", () => {
+            this.#sockets.add(probe);
+            probe.closed.then(() => this.#sockets.delete(probe));
+            resolve(probe);
+          }, { once: true });
+          socket.addEventListener("close", (event) => {
+            reject(
+              new ConnectionError(
+                `Cannot open ${where}${event.code ? ` (close code ${event.code})` : ""}`,
+              ),
+            );
+          }, { once: true });
+        }),
+    );
   }
 
   /** Closes every socket still open and the HTTP client. */
@@ -227,17 +227,24 @@ export class ProbeSocket {
       if (queued.kind === "closed") this.#events.unshift(queued);
       return Promise.resolve(queued);
     }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new TimeoutError(`No WebSocket message within ${timeoutS} s`));
-      }, timeoutS * 1000);
-      const waiter = (event: SocketEvent) => {
-        clearTimeout(timer);
-        resolve(event);
-      };
-      this.#waiters.push(waiter);
+    return withDeadline(
+      "WebSocket message",
+      { timeoutS },
+      (cancellation) =>
+        new Promise<SocketEvent>((resolve, reject) => {
+          const waiter = (event: SocketEvent) => resolve(event);
+          cancellation.onCancel((reason) => {
+            const i = this.#waiters.indexOf(waiter);
+            if (i >= 0) this.#waiters.splice(i, 1);
+            reject(reason);
+          });
+          this.#waiters.push(waiter);
+        }),
+    ).catch((error) => {
+      if (error instanceof TimeoutError) {
+        throw new TimeoutError(`No WebSocket message within ${timeoutS} s`, { cause: error });
+      }
+      throw error;
     });
   }
 
@@ -255,12 +262,16 @@ export class ProbeSocket {
       } catch {
         // Already closing.
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.closed,
-        new Promise((r) => (timer = setTimeout(r, 2000))),
-      ]);
-      clearTimeout(timer);
+      // Waits at most 2 s for the server's close frame.
+      await withDeadline(
+        "WebSocket close",
+        { timeoutS: 2 },
+        (cancellation) =>
+          new Promise<void>((resolve) => {
+            cancellation.onCancel(() => resolve());
+            this.closed.then(() => resolve());
+          }),
+      );
     }
   }
 
