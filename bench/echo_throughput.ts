@@ -11,7 +11,7 @@
  * @module
  */
 import { type LoadResult, rawStepper, runLoad } from "../tools/load.ts";
-import { parseBaseUrl } from "../client/transport.ts";
+import { httpClientFor, parseBaseUrl } from "../client/transport.ts";
 import { envtorchEcho, floorServer, serverMemory } from "./_servers.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -22,11 +22,9 @@ const fmt = (n: number, d = 0) => n.toFixed(d);
 
 /** The envtorch server's largest event-loop lag since the last call, ms (resets it). */
 async function loopLag(baseUrl: string): Promise<number> {
-  const { httpBase, socketPath } = parseBaseUrl(baseUrl);
-  const client = socketPath
-    ? Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } })
-    : undefined;
-  const text = await (await fetch(`${httpBase}/metrics`, { client })).text();
+  const endpoint = parseBaseUrl(baseUrl);
+  const client = httpClientFor(endpoint);
+  const text = await (await fetch(`${endpoint.httpBase}/metrics`, { client })).text();
   client?.close();
   return Number(text.match(/^envtorch_event_loop_lag_seconds_max (\S+)/m)?.[1]) * 1000;
 }

@@ -212,10 +212,15 @@ export class ProbeSocket {
     return this.#ended;
   }
 
-  /** Sends a text frame: a string as it is, anything else as JSON. False if the socket is not open. */
+  /**
+   * Sends a frame: a string as text, bytes as a binary frame, anything else
+   * as JSON text. False if the socket is not open.
+   */
   send(data: unknown): boolean {
     if (this.#socket.readyState !== WebSocket.OPEN) return false;
-    this.#socket.send(typeof data === "string" ? data : JSON.stringify(data));
+    this.#socket.send(
+      typeof data === "string" || data instanceof Uint8Array ? data : JSON.stringify(data),
+    );
     return true;
   }
 

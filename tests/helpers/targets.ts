@@ -15,6 +15,8 @@ import {
   serve,
 } from "../../mod.ts";
 import { openWireSession } from "../../server/wire_session.ts";
+import { httpClientFor, parseBaseUrl } from "../../client/transport.ts";
+import { Probe } from "../../tools/probe.ts";
 
 /** A WebSocket connection seen as raw messages. */
 export interface RawWs {
@@ -73,15 +75,13 @@ export async function startTarget(
   const server = kind === "tcp"
     ? serve(app, { port: 0 })
     : serve(app, { socket: `${dir = await Deno.makeTempDir()}/env.sock` });
-  const client = kind === "unix"
-    ? Deno.createHttpClient({ proxy: { transport: "unix", path: `${dir}/env.sock` } })
-    : undefined;
-  const httpBase = kind === "unix" ? "http://localhost" : server.baseUrl;
+  const endpoint = parseBaseUrl(server.baseUrl);
+  const client = httpClientFor(endpoint);
   return {
     app,
     baseUrl: server.baseUrl,
-    http: (path, init) => fetch(httpBase + path, { ...asJson(init), client }),
-    ws: () => networkWs(`${httpBase.replace(/^http/, "ws")}/ws`, client),
+    http: (path, init) => fetch(endpoint.httpBase + path, { ...asJson(init), client }),
+    ws: () => networkWs(server.baseUrl),
     client: (transport) => ({ baseUrl: server.baseUrl, transport }),
     async [Symbol.asyncDispose]() {
       await server.shutdown();
@@ -175,21 +175,27 @@ function inProcessWs(app: EnvApp): RawWs {
   };
 }
 
-function networkWs(url: string, client?: Deno.HttpClient): Promise<RawWs> {
-  const messages = queue();
-  const socket = new WebSocket(url, { client } as WebSocketOptions);
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    socket.onclose = (e) => resolve({ code: e.code, reason: e.reason });
-  });
-  socket.onmessage = (e) => messages.push(JSON.parse(String(e.data)));
-  return new Promise((resolve, reject) => {
-    socket.onerror = (e) => reject(new Error(`WebSocket failed: ${(e as ErrorEvent).message}`));
-    socket.onopen = () =>
-      resolve({
-        send: (data) => socket.send(data),
-        next: async (timeoutMs = 5000) => await messages.next(timeoutMs) as never,
-        closed,
-        close: () => socket.close(),
-      });
-  });
+/** A raw socket over the network: the same raw client as `envtorch validate` (tools/probe.ts). */
+async function networkWs(baseUrl: string): Promise<RawWs> {
+  const probe = new Probe(baseUrl, { timeoutS: 10 });
+  let socket;
+  try {
+    socket = await probe.ws();
+  } catch (error) {
+    await probe.close();
+    throw error;
+  }
+  const closed = socket.closed.finally(() => probe.close());
+  return {
+    send: (data) => void socket.send(data),
+    async next(timeoutMs = 5000) {
+      const event = await socket.next(timeoutMs / 1000);
+      if (event.kind === "closed") {
+        throw new Error(`WebSocket closed (${event.code}) while a message was awaited`);
+      }
+      return event.message as never;
+    },
+    closed,
+    close: () => void socket.close(),
+  };
 }
