@@ -25,7 +25,10 @@ export interface ProcessOptions {
   args?: string[];
   /** Extra environment variables for the child. */
   env?: Record<string, string>;
-  /** Aborts the start (the child is stopped). */
+  /**
+   * Aborts the start: the child is stopped and its folder removed, and the
+   * start rejects with the signal's reason.
+   */
   signal?: AbortSignal;
 }
 
@@ -61,6 +64,7 @@ export async function startProcess(
   env: string,
   options: ProcessOptions = {},
 ): Promise<ProcessServer> {
+  options.signal?.throwIfAborted();
   const dir = await Deno.makeTempDir({ prefix: "envtorch-" });
   const socket = `${dir}/env.sock`;
   const [cmd, ...base] = cliCommand();
@@ -114,6 +118,8 @@ export async function startProcess(
     });
   } catch (error) {
     await close();
+    // A caller who aborted gets their own reason back, as from every provider.
+    if (options.signal?.aborted) throw options.signal.reason;
     const tail = lines.slice(-20).join("\n");
     throw new ConnectionError(
       `Cannot start env ${env} in a child process: ${(error as Error).message}${
