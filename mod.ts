@@ -31,16 +31,23 @@
  */
 export {
   Action,
+  type ActionSchema,
   type EnvModels,
+  Metadata,
   Observation,
+  type ObservationSchema,
   ResetOptions,
+  Reward,
   State,
+  type StateSchema,
   type StepResult,
+  type WireStepResult,
 } from "./protocol/models.ts";
 export {
   type EnvFactory,
   Environment,
   type EnvMetadata,
+  type MaybePromise,
   type StepOptions,
 } from "./protocol/environment.ts";
 export {
@@ -85,18 +92,24 @@ export { inProcess } from "./server/in_process.ts";
 export {
   type ClientOptions,
   GenericEnvClient,
+  GenericObservation,
   HTTPEnvClient,
+  type JsonObject,
+  type RequestOptions,
   type ResetCallOptions,
   type StepCallOptions,
 } from "./client/client.ts";
+export type { CallOptions, ClientRequest, Transport, TransportReply } from "./client/transport.ts";
 export { EnvClient, type ProvidedClientOptions } from "./client/env_client.ts";
 export {
   type AutoresetMode,
   VectorEnv,
   type VectorEnvOptions,
+  type VectorOutcome,
+  type VectorResetOptions,
   type VectorResult,
 } from "./client/vector_env.ts";
-export { EnvPool, type EnvPoolOptions, type PoolStats } from "./providers/pool.ts";
+export { type AnyClient, EnvPool, type EnvPoolOptions, type PoolStats } from "./providers/pool.ts";
 export {
   EchoAction,
   EchoEnv,

@@ -19,20 +19,26 @@ export {
 export {
   type CallOptions,
   type ClientRequest,
+  type Endpoint,
+  httpClientFor,
   HttpTransport,
+  type NetworkTransportOptions,
   parseBaseUrl,
   type Transport,
   type TransportReply,
   WebSocketTransport,
 } from "./transport.ts";
 export {
+  type CallCommon,
   type CallEntry,
+  type CallError,
   CallRecord,
   EpisodeRecorder,
   parseRecording,
   readRecording,
   type RecorderOptions,
   type Recording,
+  RECORDING_FORMAT,
   RecordingFormatError,
   RecordingHeader,
   RecordingTransport,
@@ -52,3 +58,17 @@ export {
   type ProvidedClientOptions,
 } from "./env_client.ts";
 export { envToken, withToken } from "./token.ts";
+// Types the signatures above name, so this module documents itself.
+export type {
+  Action,
+  EnvModels,
+  Metadata,
+  Observation,
+  ResetOptions,
+  Reward,
+  State,
+  StepResult,
+  WireStepResult,
+} from "../protocol/models.ts";
+export type { EnvTorchError, ErrorCode } from "../protocol/errors.ts";
+export type { ProviderStartOptions } from "../protocol/provider.ts";

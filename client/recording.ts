@@ -53,8 +53,11 @@ export const RecordingHeader: z.ZodType<RecordingHeader> = z.looseObject({
 
 /** How the server refused a recorded call. */
 export interface CallError {
+  /** The wire error code (`VALIDATION_ERROR`, ...). */
   code: string;
+  /** The server's message. */
   message: string;
+  /** The HTTP status the error maps to. */
   status: number;
 }
 
@@ -74,6 +77,7 @@ export interface CallCommon {
   at: string;
   /** How long the call took, in milliseconds. */
   duration_ms: number;
+  /** Fields a later format version may add. */
   [key: string]: unknown;
 }
 

@@ -235,8 +235,11 @@ export class ConnectionError extends EnvTorchError {
 
 /** The wire form of an error, as sent in a WebSocket `error` message. */
 export interface WireError {
+  /** What went wrong, for people. */
   message: string;
+  /** The error code, for programs. */
   code: ErrorCode | string;
+  /** Data the error carries (for a validation error, `errors`). */
   [key: string]: unknown;
 }
 

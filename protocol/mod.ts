@@ -50,6 +50,7 @@ export {
   UnknownTypeError,
   ValidationError,
   type ValidationIssue,
+  type WireError,
 } from "./errors.ts";
 export { defineEnv, type EnvManifest } from "./manifest.ts";
 export type { Provider, ProviderStartOptions, ServerHandle } from "./provider.ts";

@@ -11,8 +11,9 @@ import { ConnectionError, TimeoutError } from "../protocol/errors.ts";
 import { delay, withDeadline } from "../protocol/deadline.ts";
 import type { Action, Observation, State } from "../protocol/models.ts";
 
+/** Any env client, whatever its models: what a pool holds. */
 // deno-lint-ignore no-explicit-any
-type AnyClient = HTTPEnvClient<any, any, any>;
+export type AnyClient = HTTPEnvClient<any, any, any>;
 
 /** Options of an {@link EnvPool}. */
 export interface EnvPoolOptions<T extends AnyClient> {

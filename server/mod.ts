@@ -19,6 +19,12 @@ export {
   isLoopback,
   type WebSocketTicket,
 } from "./front_door.ts";
-export { Session, SessionManager, type SessionManagerOptions } from "./sessions.ts";
-export { Metrics, STEP_BUCKETS } from "./metrics.ts";
+export {
+  Session,
+  type SessionKind,
+  SessionManager,
+  type SessionManagerOptions,
+  type SessionStepOptions,
+} from "./sessions.ts";
+export { Metrics, type SessionCounts, STEP_BUCKETS } from "./metrics.ts";
 export { inProcess, InProcessTransport } from "./in_process.ts";

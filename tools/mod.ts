@@ -19,6 +19,22 @@ export {
   validateServer,
   type ValidationReport,
 } from "./validate.ts";
-export { checkSchema, type JsonSchema, type SchemaIssue } from "./json_schema.ts";
-export { invalidFromSchema, sampleFromSchema } from "./schema_samples.ts";
-export { type Difference, firstDifference, pathMatcher } from "./json_diff.ts";
+export {
+  checkSchema,
+  type CheckSchemaOptions,
+  type JsonSchema,
+  type SchemaIssue,
+} from "./json_schema.ts";
+export {
+  invalidFromSchema,
+  type InvalidSample,
+  type Sample,
+  sampleFromSchema,
+} from "./schema_samples.ts";
+export {
+  type Difference,
+  type DiffOptions,
+  firstDifference,
+  type JsonPath,
+  pathMatcher,
+} from "./json_diff.ts";
