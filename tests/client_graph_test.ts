@@ -73,8 +73,12 @@ Deno.test("the client runs with Hono and every provider made unloadable", async 
       }),
     );
     const script = `
-      const { GenericEnvClient } = await import(${JSON.stringify(new URL("client/mod.ts", root).href)});
-      const { EchoEnv } = await import(${JSON.stringify(new URL("envs/echo/client.ts", root).href)});
+      const { GenericEnvClient } = await import(${
+      JSON.stringify(new URL("client/mod.ts", root).href)
+    });
+      const { EchoEnv } = await import(${
+      JSON.stringify(new URL("envs/echo/client.ts", root).href)
+    });
       const client = new GenericEnvClient({ baseUrl: "http://127.0.0.1:9" });
       await client.close();
       const fromProcess = await EchoEnv.fromProcess().then(() => "started", (e) => e.message);
