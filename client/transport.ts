@@ -378,13 +378,20 @@ export class WebSocketTransport implements Transport {
     }
   }
 
-  async request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
+  request(request: ClientRequest, options: CallOptions): Promise<TransportReply> {
     // Connected already (every call but the first): no await, no extra tick.
-    const socket = this.#socket?.readyState === WebSocket.OPEN && !this.#closed
-      ? this.#socket
-      : await this.connect(options);
-    if (this.#failure) throw this.#failure;
-    return await withDeadline(
+    const socket = this.#socket;
+    if (socket?.readyState === WebSocket.OPEN && !this.#closed && !this.#failure) {
+      return this.#send(socket, request, options);
+    }
+    return this.connect(options).then((opened) => {
+      if (this.#failure) throw this.#failure;
+      return this.#send(opened, request, options);
+    });
+  }
+
+  #send(socket: WebSocket, request: ClientRequest, options: CallOptions): Promise<TransportReply> {
+    return withDeadline(
       request.type,
       options,
       (cancellation) =>

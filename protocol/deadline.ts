@@ -85,32 +85,53 @@ class Call implements Cancellation, Deadline {
  * Runs `fn`, cancelling it on the caller's signal or after the timeout. This
  * is on every call's path, so it allocates little: the timeout is a deadline
  * on a shared clock (not a timer of its own, nor AbortSignal.timeout/any),
- * and an AbortController exists only if `fn` asks for a signal.
+ * an AbortController exists only if `fn` asks for a signal, and the result
+ * takes one `then` (no async frame around `fn`).
+ *
+ * @example
+ * ```ts
+ * import { withDeadline } from "./deadline.ts";
+ * const text = await withDeadline("GET /health", { timeoutS: 5 }, async ({ signal }) => {
+ *   const res = await fetch("data:text/plain,ok", { signal });
+ *   return await res.text();
+ * });
+ * console.log(text); // ok
+ * ```
  */
-export async function withDeadline<T>(
+export function withDeadline<T>(
   what: string,
   options: DeadlineOptions,
   fn: (cancellation: Cancellation) => Promise<T>,
 ): Promise<T> {
   const caller = options.signal;
-  if (caller?.aborted) throw caller.reason;
+  if (caller?.aborted) return Promise.reject(caller.reason);
   const call = new Call(what, options.timeoutS, caller);
   clock.add(call);
   caller?.addEventListener("abort", call, { once: true });
+  let running: Promise<T>;
   try {
-    return await fn(call);
+    running = fn(call);
   } catch (error) {
-    if (call.timedOut) {
-      throw new TimeoutError(`${what} got no answer within ${options.timeoutS} s`, {
-        cause: error,
-      });
-    }
-    if (caller?.aborted) throw caller.reason;
-    throw error;
-  } finally {
-    clock.remove(call);
-    caller?.removeEventListener("abort", call);
+    running = Promise.reject(error);
   }
+  return running.then(
+    (value) => {
+      clock.remove(call);
+      caller?.removeEventListener("abort", call);
+      return value;
+    },
+    (error) => {
+      clock.remove(call);
+      caller?.removeEventListener("abort", call);
+      if (call.timedOut) {
+        throw new TimeoutError(`${what} got no answer within ${options.timeoutS} s`, {
+          cause: error,
+        });
+      }
+      if (caller?.aborted) throw caller.reason;
+      throw error;
+    },
+  );
 }
 
 /** Options of {@link delay}. */
