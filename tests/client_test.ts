@@ -16,6 +16,7 @@ import {
 import { type KnobAction, KnobEnv, knobModels, type KnobObservation } from "./fixtures/test_env.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTarget } from "./helpers/targets.ts";
+import { delay } from "../protocol/deadline.ts";
 
 class KnobClient extends HTTPEnvClient<KnobAction, KnobObservation> {
   static override models = knobModels;
@@ -56,7 +57,7 @@ Deno.test("a server that goes away mid-call gives ConnectionError, not a hang", 
   await using env = new KnobClient(target.client("websocket"));
   await env.reset();
   const pending = env.step({ sleep_ms: 5000, done: false });
-  await new Promise((r) => setTimeout(r, 50));
+  await delay(50);
   await target[Symbol.asyncDispose]();
   await assert.rejects(pending, ConnectionError);
   await assert.rejects(env.state(), ConnectionError);

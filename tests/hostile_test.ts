@@ -8,6 +8,7 @@ import { EchoEnvironment, echoModels } from "../mod.ts";
 import { KnobEnv, knobModels } from "./fixtures/test_env.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { type RawWs, startTarget, type Target } from "./helpers/targets.ts";
+import { delay, withDeadline } from "../protocol/deadline.ts";
 
 const LIMIT = 64 * 1024;
 
@@ -41,13 +42,18 @@ async function rawRequest(port: number, bytes: Uint8Array, readMs = 2000): Promi
   try {
     await conn.write(bytes);
     const buf = new Uint8Array(4096);
-    const n = await Promise.race([
-      conn.read(buf),
-      new Promise<null>((r) => setTimeout(() => r(null), readMs)),
-    ]);
+    // No answer within readMs reads as "": the connection is closed to end the read.
+    const n = await withDeadline("raw read", { timeoutS: readMs / 1000 }, (cancellation) => {
+      cancellation.onCancel(() => conn.close());
+      return conn.read(buf);
+    }).catch(() => null);
     return n ? new TextDecoder().decode(buf.subarray(0, n)) : "";
   } finally {
-    conn.close();
+    try {
+      conn.close();
+    } catch {
+      // Closed already, on timeout.
+    }
   }
 }
 
@@ -338,7 +344,7 @@ Deno.test("concurrency on one session", async (t) => {
       stepDone = true;
       return r;
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await delay(100);
     const health = await target.http("/health");
     assert.equal(health.status, 200);
     await health.body?.cancel();

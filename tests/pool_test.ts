@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { ConnectionError, EchoEnv, EnvPool, TimeoutError } from "../mod.ts";
 import { startProcess } from "../providers/process.ts";
 import { eventually } from "./helpers/eventually.ts";
+import { delay } from "../protocol/deadline.ts";
 
 /** Starts echo servers as child processes and remembers their pids. */
 function processFactory() {
@@ -118,7 +119,7 @@ Deno.test("failing starts give waiting callers the error, with no leak", async (
 Deno.test("closing the pool during starts cancels them and closes what still arrives", async () => {
   const factory = processFactory();
   const pool = new EnvPool({ size: 3, concurrency: 3, create: factory.create });
-  await new Promise((r) => setTimeout(r, 150));
+  await delay(150);
   await pool.close();
   await eventually(
     "no server survives",

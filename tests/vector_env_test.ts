@@ -15,6 +15,7 @@ import { startProcess } from "../providers/process.ts";
 import { type KnobAction, KnobEnv, knobModels, type KnobObservation } from "./fixtures/test_env.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTarget } from "./helpers/targets.ts";
+import { delay } from "../protocol/deadline.ts";
 
 class KnobClient extends HTTPEnvClient<KnobAction, KnobObservation> {
   static override models = knobModels;
@@ -118,7 +119,7 @@ Deno.test("a server killed mid-step is a ConnectionError for its env; replace() 
   ]);
   await vec.reset();
   const stepping = vec.step([act({ sleep_ms: 400 }), act({ sleep_ms: 5000 })]);
-  await new Promise((r) => setTimeout(r, 100));
+  await delay(100);
   await doomed[Symbol.asyncDispose]();
   const r = await stepping;
   assert.equal(r.errors[0], null, "the healthy env finished its step");

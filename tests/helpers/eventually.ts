@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { delay } from "../../protocol/deadline.ts";
 
 /** Polls `check` until it returns true, or throws after `timeoutMs`. */
 export async function eventually(
@@ -16,6 +17,6 @@ export async function eventually(
     if (performance.now() > deadline) {
       throw new Error(`Timed out after ${timeoutMs} ms waiting for: ${what}`);
     }
-    await new Promise((r) => setTimeout(r, 10));
+    await delay(10);
   }
 }
