@@ -19,10 +19,10 @@ export interface WaitForHealthOptions {
    */
   timeoutS?: number;
   /**
-   * Milliseconds between attempts.
-   * @default 10
+   * Seconds between attempts.
+   * @default 0.01
    */
-  intervalMs?: number;
+  intervalS?: number;
   /** Aborts the wait. */
   signal?: AbortSignal;
   /** Resolves when the server's process has exited: stop waiting at once. */
@@ -35,7 +35,7 @@ export async function waitForHealth(
   options: WaitForHealthOptions = {},
 ): Promise<void> {
   const timeoutS = options.timeoutS ?? 30;
-  const interval = options.intervalMs ?? 10;
+  const intervalMs = (options.intervalS ?? 0.01) * 1000;
   const endpoint = parseBaseUrl(baseUrl);
   const client = httpClientFor(endpoint);
   let exit: { code: number; signal?: string | null } | undefined;
@@ -75,7 +75,7 @@ export async function waitForHealth(
           `${baseUrl} never answered /health after ${timeoutS} s (last: ${last})`,
         );
       }
-      await delay(interval, { signal: options.signal });
+      await delay(intervalMs, { signal: options.signal });
     }
   } finally {
     client?.close();

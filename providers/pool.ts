@@ -31,11 +31,11 @@ export interface EnvPoolOptions<T extends AnyClient> {
    */
   concurrency?: number;
   /**
-   * Random delay before each start, up to this many milliseconds, so that
+   * Random delay before each start, up to this many seconds, so that
    * many starts do not hit the engine in the same instant.
-   * @default 25
+   * @default 0.025
    */
-  jitterMs?: number;
+  jitterS?: number;
   /**
    * Reset a released env before handing it out again.
    * @default true
@@ -108,7 +108,7 @@ export class EnvPool<T extends AnyClient = HTTPEnvClient<Action, Observation, St
     if (!(options.size >= 1)) throw new RangeError("A pool needs a size of at least 1");
     this.#options = {
       concurrency: 4,
-      jitterMs: 25,
+      jitterS: 0.025,
       resetOnRelease: true,
       checkoutTimeoutS: 60,
       maxStartFailures: 3,
@@ -292,7 +292,7 @@ export class EnvPool<T extends AnyClient = HTTPEnvClient<Action, Observation, St
   async #startOne(): Promise<void> {
     const signal = this.#abort.signal;
     try {
-      const jitter = Math.random() * this.#options.jitterMs;
+      const jitter = Math.random() * this.#options.jitterS * 1000;
       if (this.#failures > 0) {
         // Back off after failures: 0.2 s, 0.4 s, ... up to 5 s.
         await delay(Math.min(5000, 200 * 2 ** (this.#failures - 1)) + jitter, { signal });
