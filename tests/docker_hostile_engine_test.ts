@@ -139,7 +139,7 @@ Deno.test("a container whose /health never ends its body is read 64 KiB at most"
     () => new Response(endless(512 * MIB, counter, 0x20)),
   );
   await assert.rejects(
-    waitForHealth(`http://127.0.0.1:${server.addr.port}`, { timeoutS: 1, intervalMs: 200 }),
+    waitForHealth(`http://127.0.0.1:${server.addr.port}`, { timeoutS: 1, intervalS: 0.2 }),
     /never answered \/health after 1 s \(last: \/health sent more than 65536 bytes/,
   );
   assert.ok(counter.sent < 32 * MIB, `the container got to send ${counter.sent} bytes`);

@@ -462,7 +462,10 @@ export class LocalDockerProvider
         HostConfig: hostConfig,
       };
 
-      id = (await this.engine.containers.create(body, { name, signal })).Id;
+      // Not cancelled mid-request: an aborted create may still make the container,
+      // and only a known id can be removed. The signal is checked right after.
+      id = (await this.engine.containers.create(body, { name })).Id;
+      signal?.throwIfAborted();
       const created = await this.engine.containers.inspect(id, { signal });
       const mismatches: HostConfigMismatch[] = [
         ...checkHostConfig(hostConfig, created.HostConfig),

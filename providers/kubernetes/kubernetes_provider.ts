@@ -655,7 +655,7 @@ export class KubernetesProvider
         exited: exited.then(() => ({ code: -1 })),
         // Each attempt through a forward is a new WebSocket through the API server and
         // the kubelet: 100 ms apart, 16 starts at once cost less than at 20 ms (bench/RESULTS.md).
-        intervalMs: reach === "port-forward" ? 100 : 20,
+        intervalS: reach === "port-forward" ? 0.1 : 0.02,
       }).catch((error) => {
         if (exit) throw new Error((exit as PodExit).reason);
         throw error;

@@ -60,7 +60,7 @@ export function providerConformance<O extends ProviderStartOptions>(c: ProviderC
       await t.step("start gives a server that answers /health", async () => {
         server = await start(provider, c.spec);
         assert.match(server.baseUrl, /^(unix:\/|http:\/\/127\.0\.0\.1:\d+)/);
-        await using probe = new Probe(server.baseUrl, { timeoutS: 10 });
+        await using probe = new Probe(server.baseUrl, { timeoutS: 10, token: server.token });
         const health = await probe.http("/health");
         assert.equal(health.status, 200);
         assert.deepEqual(health.json, { status: "healthy" });
@@ -69,7 +69,12 @@ export function providerConformance<O extends ProviderStartOptions>(c: ProviderC
 
       for (const transport of ["websocket", "http"] as const) {
         await t.step(`an episode over ${transport}`, async () => {
-          await using env = new EchoEnv({ baseUrl: server!.baseUrl, transport });
+          // The handle carries the token its server asks for, if any.
+          await using env = new EchoEnv({
+            baseUrl: server!.baseUrl,
+            transport,
+            token: server!.token,
+          });
           const reset = await env.reset({ episode_id: `ep-${transport}` });
           assert.equal(reset.observation.echoed_message, "Echo environment ready!");
           const step = await env.step({ message: HELLO });
@@ -90,7 +95,7 @@ export function providerConformance<O extends ProviderStartOptions>(c: ProviderC
         if (baseUrl.startsWith("unix:")) {
           await assert.rejects(Deno.stat(baseUrl.slice(5)), Deno.errors.NotFound);
         }
-        await using probe = new Probe(baseUrl, { timeoutS: 5 });
+        await using probe = new Probe(baseUrl, { timeoutS: 5, token: server!.token });
         await assert.rejects(probe.http("/health"), ConnectionError);
       });
 
