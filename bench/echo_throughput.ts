@@ -206,6 +206,7 @@ try {
     "x floor wall",
     "completed",
     "failures",
+    "server max loop lag ms",
   ];
   console.log(`| ${header.join(" | ")} |`);
   console.log(`|${header.map(() => "---").join("|")}|`);
