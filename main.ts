@@ -8,6 +8,7 @@ import { type Command, EXIT, HelpRequested, UsageError, VERSION } from "./cli/co
 import { benchCommand } from "./cli/bench.ts";
 import { listCommand } from "./cli/list.ts";
 import { serveCommand } from "./cli/serve.ts";
+import { mcpCommand } from "./cli/mcp.ts";
 import { buildCommand } from "./cli/build.ts";
 import { cleanCommand } from "./cli/clean.ts";
 import { psCommand } from "./cli/ps.ts";
@@ -24,6 +25,7 @@ import { EnvTorchError } from "./protocol/errors.ts";
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: Command[] = [
   serveCommand,
+  mcpCommand,
   listCommand,
   buildCommand,
   runCommand,

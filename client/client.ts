@@ -10,6 +10,7 @@ import { ConnectionError, ValidationError } from "../protocol/errors.ts";
 import {
   Action,
   type EnvModels,
+  fieldsFromMetadata,
   Observation,
   type ResetOptions,
   State,
@@ -258,7 +259,12 @@ export class HTTPEnvClient<
   protected _parseResult(payload: WireStepResult): StepResult<O> {
     const reward = payload.reward ?? null;
     const done = payload.done ?? false;
-    const raw = { metadata: {}, ...(payload.observation ?? {}), reward, done };
+    const raw = {
+      metadata: {},
+      ...fieldsFromMetadata(payload.observation ?? {}, this.models.wireMetadataFields),
+      reward,
+      done,
+    };
     if (!this.#validate) return { observation: raw as unknown as O, reward, done };
     const parsed = this.models.observation.safeParse(raw);
     if (!parsed.success) {

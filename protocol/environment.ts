@@ -5,6 +5,7 @@
  * @module
  */
 import type { Action, Observation, ResetOptions, State } from "./models.ts";
+import type { Tool } from "./tools.ts";
 
 /** What `GET /metadata` returns. */
 export interface EnvMetadata {
@@ -81,6 +82,15 @@ export abstract class Environment<
   abstract get state(): S;
   /** Frees what the env holds; called once when its session ends. */
   close(): MaybePromise<void> {}
+  /**
+   * The env's MCP tools (see `defineTool`): listed and called with the
+   * `list_tools` / `call_tool` step actions, MCP over `/mcp` and the `/ws`
+   * `mcp` message, and `envtorch mcp` over stdio. Read once per session.
+   * None by default.
+   */
+  get tools(): readonly Tool[] {
+    return [];
+  }
   /** What `GET /metadata` reports; override to describe the env. */
   get metadata(): EnvMetadata {
     const name = this.constructor.name;

@@ -113,11 +113,16 @@ export type StateSchema<S extends z.ZodRawShape> = z.ZodObject<
 
 /** Base options of `reset`; an env may accept more. */
 export const ResetOptions: z.ZodObject<
-  { seed: z.ZodOptional<z.ZodNumber>; episode_id: z.ZodOptional<z.ZodString> },
+  {
+    seed: z.ZodOptional<z.ZodNullable<z.ZodNumber>>;
+    episode_id: z.ZodOptional<z.ZodNullable<z.ZodString>>;
+  },
   z.core.$loose
 > = z.looseObject({
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  episode_id: z.string().max(255).optional(),
+  /** Seed of the episode; `null` is the same as leaving it out (as in OpenEnv). */
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional(),
+  /** Id of the episode; `null` is the same as leaving it out. */
+  episode_id: z.string().max(255).nullable().optional(),
 });
 /** Options of `reset`. */
 export type ResetOptions = z.infer<typeof ResetOptions>;
@@ -156,6 +161,56 @@ export interface EnvModels<
   state: S;
   /** Schema of reset options; defaults to {@link ResetOptions}. */
   resetOptions?: z.ZodType<ResetOptions>;
+  /**
+   * Observation fields that travel inside `metadata` on the wire, for
+   * clients whose observation model forbids unknown fields (OpenEnv's
+   * pydantic models). The server moves them there; envtorch's client lifts
+   * them back, so typed code still reads `observation.field`.
+   */
+  wireMetadataFields?: readonly string[];
+}
+
+/**
+ * Moves the observation fields named in `fields` into its `metadata`
+ * (server side, before the observation goes on the wire).
+ */
+export function fieldsIntoMetadata<O extends Observation>(
+  observation: O,
+  fields: readonly string[] | undefined,
+): O {
+  if (!fields?.length) return observation;
+  const out: Record<string, unknown> = { ...observation };
+  const metadata: Record<string, unknown> = { ...observation.metadata };
+  for (const field of fields) {
+    if (Object.hasOwn(out, field)) {
+      metadata[field] = out[field];
+      delete out[field];
+    }
+  }
+  out.metadata = metadata;
+  return out as O;
+}
+
+/**
+ * Lifts the fields named in `fields` out of a wire observation's `metadata`
+ * back to the top level (client side, before the observation schema parses it).
+ */
+export function fieldsFromMetadata(
+  observation: Record<string, unknown>,
+  fields: readonly string[] | undefined,
+): Record<string, unknown> {
+  const metadata = observation.metadata;
+  if (!fields?.length || metadata === null || typeof metadata !== "object") return observation;
+  const out: Record<string, unknown> = { ...observation };
+  const rest: Record<string, unknown> = { ...metadata as Record<string, unknown> };
+  for (const field of fields) {
+    if (!Object.hasOwn(out, field) && Object.hasOwn(rest, field)) {
+      out[field] = rest[field];
+      delete rest[field];
+    }
+  }
+  out.metadata = rest;
+  return out;
 }
 
 /**

@@ -25,7 +25,10 @@ import {
 } from "../protocol/models.ts";
 import { FrontDoor, type FrontDoorOptions } from "./front_door.ts";
 import { type Session, SessionManager } from "./sessions.ts";
-import { errorMessage, openWireSession, type WireSession } from "./wire_session.ts";
+import { errorMessage, openWireSession } from "./wire_session.ts";
+import { handleMcp, type JsonRpcResponse, openMcpSocket, rpcError, SERVER_ERROR } from "./mcp.ts";
+import { openApiDocument } from "./openapi.ts";
+import { swaggerUI } from "npm:@hono/swagger-ui@0.6.1";
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_PENDING_MESSAGES = 256;
@@ -91,7 +94,8 @@ export class EnvApp extends Hono implements AsyncDisposable {
   }
 }
 
-const StepBody = z.strictObject({
+// Loose, as OpenEnv's StepRequest: unknown top-level keys (`trace_id`) are ignored.
+const StepBody = z.looseObject({
   action: JsonObjectSchema,
   timeout_s: z.number().positive().max(86_400).optional(),
   request_id: z.string().max(255).optional(),
@@ -141,7 +145,8 @@ export function createApp(
     if (header === undefined || header === "") {
       const existing = defaultSessionId ? sessions.get(defaultSessionId) : undefined;
       if (existing) return existing;
-      defaultOpening ??= sessions.open("http").then((s) => {
+      // The implicit session does not hold a slot against the cap (see README).
+      defaultOpening ??= sessions.open("http", undefined, { exempt: true }).then((s) => {
         defaultSessionId = s.id;
         return s;
       }).finally(() => (defaultOpening = undefined));
@@ -174,9 +179,20 @@ export function createApp(
     const e = error instanceof EnvTorchError ? error : asEnvTorchError(error, "Request failed");
     sessions.metrics.error(e.code);
     if (e instanceof CapacityError) c.header("Retry-After", "1");
+    if (e instanceof InvalidJsonError) {
+      // FastAPI's shape: 422 with a `detail` list, so OpenEnv's clients read it.
+      const detail = [{ type: "json_invalid", loc: ["body"], msg: e.message }];
+      return c.json({ detail, message: e.message, code: e.code }, 422);
+    }
     return c.json(toHttpBody(e), e.status as 400);
   });
-  app.notFound((c) => c.json({ detail: "Not Found" }, 404));
+  app.notFound((c) => {
+    const allowed = ROUTE_METHODS[c.req.path];
+    if (allowed) {
+      return c.json({ detail: "Method Not Allowed" }, 405, { allow: allowed.join(", ") });
+    }
+    return c.json({ detail: "Not Found" }, 404);
+  });
   app.use("*", app.frontDoor.middleware());
 
   app.get("/health", (c) => c.json({ status: "healthy" }));
@@ -199,6 +215,46 @@ export function createApp(
   });
 
   app.get("/schema", (c) => c.json(schemas));
+
+  const openapi = openApiDocument(models);
+  app.get("/openapi.json", (c) => c.json(openapi));
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+  app.post("/mcp", async (c) => {
+    let raw: unknown;
+    try {
+      raw = await readJson(c.req.raw, app.limits.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof InvalidJsonError) return c.json(rpcError(null, -32700, "Parse error"));
+      throw error;
+    }
+    const reply: JsonRpcResponse = await handleMcp(raw, { sessions, factory });
+    return c.json(reply);
+  });
+
+  app.get("/mcp", (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return c.json({ detail: "Method Not Allowed" }, 405, { allow: "POST" });
+    }
+    const ticket = app.frontDoor.admitWebSocket(c.env);
+    if (ticket instanceof Response) return ticket;
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(c.req.raw);
+    } catch (error) {
+      ticket.release();
+      return c.json({ detail: `Cannot upgrade to WebSocket: ${(error as Error).message}` }, 400);
+    }
+    const { socket, response } = upgraded;
+    const opened = openMcpSocket(sessions, factory);
+    attachSocket(socket, opened, sessions, (e) => rpcError(null, SERVER_ERROR, e.message));
+    ticket.watch(
+      socket,
+      () =>
+        void closeOpened(opened, sessions, "closed: no message before the first-message deadline"),
+    );
+    return response;
+  });
 
   app.get("/metrics", (c) => {
     const text = sessions.metrics.render({
@@ -275,7 +331,7 @@ export function createApp(
     }
     const { socket, response } = upgraded;
     const opened = openWireSession(sessions, app.limits.maxMessageBytes);
-    attachSocket(socket, opened, sessions);
+    attachSocket(socket, opened, sessions, errorMessage);
     // A connection silent past the deadline is closed and its session freed.
     ticket.watch(
       socket,
@@ -290,7 +346,7 @@ export function createApp(
 
 /** Closes the session of a WebSocket connection, once it is open. */
 async function closeOpened(
-  opened: Promise<WireSession | EnvTorchError>,
+  opened: Promise<SocketHandler | EnvTorchError>,
   sessions: SessionManager,
   reason: string,
 ): Promise<void> {
@@ -298,13 +354,38 @@ async function closeOpened(
   if (!(result instanceof EnvTorchError)) await sessions.close(result.session.id, reason);
 }
 
+/** What serves one socket's messages: the `/ws` protocol or MCP on `/mcp`. */
+interface SocketHandler {
+  /** The socket's session. */
+  session: Session;
+  /** Handles one message; never throws. */
+  handle(data: unknown): Promise<{ reply?: unknown; close?: boolean }>;
+}
+
+/** Routes with their methods, for 405 answers. */
+const ROUTE_METHODS: Record<string, string[]> = {
+  "/health": ["GET"],
+  "/metadata": ["GET"],
+  "/schema": ["GET"],
+  "/metrics": ["GET"],
+  "/openapi.json": ["GET"],
+  "/docs": ["GET"],
+  "/reset": ["POST"],
+  "/step": ["POST"],
+  "/state": ["GET"],
+  "/session": ["DELETE"],
+  "/ws": ["GET"],
+  "/mcp": ["POST", "GET"],
+};
+
 /** Wires a server-side WebSocket to its session, in message order. */
 function attachSocket(
   socket: WebSocket,
-  opened: Promise<WireSession | EnvTorchError>,
+  opened: Promise<SocketHandler | EnvTorchError>,
   sessions: SessionManager,
+  openError: (error: EnvTorchError) => unknown,
 ): void {
-  let wire: WireSession | undefined;
+  let wire: SocketHandler | undefined;
   let chain: Promise<unknown> = opened;
   let pending = 0;
   const send = (message: unknown) => {
@@ -319,7 +400,7 @@ function attachSocket(
   socket.onopen = () => {
     void opened.then((result) => {
       if (result instanceof EnvTorchError) {
-        send(errorMessage(result));
+        send(openError(result));
         closeSocket(1013, result.message);
         return;
       }

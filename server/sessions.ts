@@ -19,15 +19,27 @@ import {
 import { withDeadline } from "../protocol/deadline.ts";
 import {
   type EnvModels,
+  fieldsIntoMetadata,
   type Observation,
   ResetOptions,
   serializeObservation,
   type State,
   type WireStepResult,
 } from "../protocol/models.ts";
+import {
+  callTool,
+  CallToolAction,
+  type CallToolResult,
+  describeTools,
+  isToolAction,
+  ListToolsAction,
+  type Tool,
+  ToolCallError,
+  type ToolInfo,
+} from "../protocol/tools.ts";
 
 /** Which transport opened a session. */
-export type SessionKind = "http" | "ws";
+export type SessionKind = "http" | "ws" | "mcp" | "local";
 
 /** Options of {@link Session.step}. */
 export interface SessionStepOptions {
@@ -91,6 +103,7 @@ export class Session {
   #tail: Promise<unknown> = Promise.resolve();
   #abort = new AbortController();
   #closeListeners: ((reason: string) => void)[] = [];
+  #tools: readonly Tool[];
 
   /** Wraps an env; use {@link SessionManager.open} rather than this. */
   constructor(
@@ -105,6 +118,12 @@ export class Session {
     this.#env = env;
     this.#models = models;
     this.#metrics = metrics;
+    this.#tools = env.tools;
+  }
+
+  /** The env's MCP tools. */
+  get tools(): readonly Tool[] {
+    return this.#tools;
   }
 
   /** Whether the session was closed. */
@@ -153,6 +172,7 @@ export class Session {
 
   /** Validates the action and steps the env; gives the result as it goes on the wire. */
   step(action: unknown, options: SessionStepOptions = {}): Promise<WireStepResult> {
+    if (this.#tools.length > 0 && isToolAction(action)) return this.#toolStep(action, options);
     const parsed = this.#models.action.safeParse(action);
     if (!parsed.success) {
       return Promise.reject(ValidationError.fromZod("action", parsed.error));
@@ -202,6 +222,92 @@ export class Session {
         cause: error.cause,
       });
     }
+  }
+
+  /**
+   * A `list_tools` or `call_tool` step action (OpenEnv's MCP actions):
+   * `list_tools` works before reset; `call_tool` follows the rules of a step.
+   * A failed call is an observation with `error` set, not an error reply.
+   */
+  #toolStep(action: unknown, options: SessionStepOptions): Promise<WireStepResult> {
+    const listing = (action as Record<string, unknown>).type === "list_tools";
+    const parsed = (listing ? ListToolsAction : CallToolAction).safeParse(action);
+    if (!parsed.success) {
+      return Promise.reject(ValidationError.fromZod("action", parsed.error));
+    }
+    if (listing) {
+      const observation = { tools: this.listTools(), done: false, reward: null, metadata: {} };
+      return Promise.resolve(serializeObservation(observation));
+    }
+    const call = parsed.data as { tool_name: string; arguments: Record<string, unknown> };
+    return this.#exclusive(async () => {
+      if (!this.#started) {
+        throw new SessionError("Episode not started: send reset before step");
+      }
+      if (this.#done) {
+        throw new SessionError("Episode is done: send reset to start a new one");
+      }
+      const started = performance.now();
+      const signal = this.#stepSignal(options.timeoutS);
+      try {
+        const done = await callTool(this.#tools, call.tool_name, call.arguments, {
+          signal,
+          timeout_s: options.timeoutS,
+        });
+        const { reward, metadata } = done.outcome;
+        this.#done = done.outcome.done;
+        const observation = {
+          tool_name: call.tool_name,
+          result: done.result,
+          error: null,
+          done: this.#done,
+          reward,
+          metadata,
+        };
+        return serializeObservation(observation);
+      } catch (error) {
+        if (!(error instanceof ToolCallError)) throw asEnvTorchError(error, "Tool call failed");
+        const observation = {
+          tool_name: call.tool_name,
+          result: null,
+          error: { error_type: error.errorType, message: error.message },
+          done: false,
+          reward: null,
+          metadata: {},
+        };
+        return serializeObservation(observation);
+      } finally {
+        this.#metrics?.observeStep((performance.now() - started) / 1000);
+      }
+    });
+  }
+
+  #stepSignal(timeoutS: number | undefined): AbortSignal {
+    if (timeoutS === undefined) return this.#abort.signal;
+    return AbortSignal.any([this.#abort.signal, AbortSignal.timeout(timeoutS * 1000)]);
+  }
+
+  /** The env's tools as `list_tools` describes them. */
+  listTools(): ToolInfo[] {
+    return describeTools(this.#tools);
+  }
+
+  /**
+   * Calls a tool for an MCP request (`tools/call`): no reset needed, no
+   * episode bookkeeping; throws a ToolCallError when the call fails.
+   */
+  callTool(
+    name: string,
+    args: unknown,
+    options: { timeout_s?: number } = {},
+  ): Promise<CallToolResult> {
+    return this.#exclusive(async () => {
+      const done = await callTool(this.#tools, name, args, {
+        signal: this.#stepSignal(options.timeout_s),
+        timeout_s: options.timeout_s,
+      });
+      return done.result;
+    });
   }
 
   /** The env's state, checked against its State schema. */
@@ -262,7 +368,10 @@ export class Session {
         }`,
       );
     }
-    const observation = parsed.data as Observation;
+    const observation = fieldsIntoMetadata(
+      parsed.data as Observation,
+      this.#models.wireMetadataFields,
+    );
     this.#done = observation.done === true;
     return serializeObservation(observation);
   }
@@ -289,6 +398,7 @@ export class SessionManager implements AsyncDisposable {
   #models: EnvModels;
   #sessions = new Map<string, Session>();
   #reserved = 0;
+  #exempt = new Set<string>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #onClose?: (session: Session, reason: string) => void;
 
@@ -311,9 +421,9 @@ export class SessionManager implements AsyncDisposable {
     }
   }
 
-  /** Sessions open now (including ones being created). */
+  /** Sessions open now that count against the cap (including ones being created). */
   get size(): number {
-    return this.#sessions.size + this.#reserved;
+    return this.#sessions.size - this.#exempt.size + this.#reserved;
   }
 
   /** Finds an open session by id. */
@@ -335,11 +445,17 @@ export class SessionManager implements AsyncDisposable {
 
   /**
    * Opens a new session, or throws CapacityError / FactoryError. When full,
-   * waits up to `admissionWaitS` for a slot first.
+   * waits up to `admissionWaitS` for a slot first. An `exempt` session (the
+   * server's one implicit HTTP session) does not count against the cap.
    */
-  async open(kind: SessionKind, id: string = crypto.randomUUID()): Promise<Session> {
-    if (this.size >= this.maxSessions) await this.#waitForSlot();
-    this.#reserved++;
+  async open(
+    kind: SessionKind,
+    id: string = crypto.randomUUID(),
+    options: { exempt?: boolean } = {},
+  ): Promise<Session> {
+    const exempt = options.exempt ?? false;
+    if (!exempt && this.size >= this.maxSessions) await this.#waitForSlot();
+    if (!exempt) this.#reserved++;
     let env: Environment;
     try {
       env = await this.#factory();
@@ -350,7 +466,7 @@ export class SessionManager implements AsyncDisposable {
         cause: error,
       });
     } finally {
-      this.#reserved--;
+      if (!exempt) this.#reserved--;
     }
     if (this.#shutDown) {
       await env.close();
@@ -358,6 +474,7 @@ export class SessionManager implements AsyncDisposable {
     }
     const session = new Session(id, kind, env, this.#models, this.metrics);
     this.#sessions.set(id, session);
+    if (exempt) this.#exempt.add(id);
     this.openedTotal++;
     return session;
   }
@@ -391,7 +508,7 @@ export class SessionManager implements AsyncDisposable {
     const session = this.#sessions.get(id);
     if (!session) return;
     this.#sessions.delete(id);
-    this.#waiters.shift()?.();
+    if (!this.#exempt.delete(id)) this.#waiters.shift()?.();
     // Tracked so that closeAll also waits for closes already under way.
     const closing = session.close(reason);
     this.#closing.add(closing);

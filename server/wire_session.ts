@@ -17,12 +17,14 @@ import {
 } from "../protocol/errors.ts";
 import { JsonObjectSchema, type WireStepResult } from "../protocol/models.ts";
 import type { Metrics } from "./metrics.ts";
+import { handleMcp, type JsonRpcResponse } from "./mcp.ts";
 import type { Session, SessionManager } from "./sessions.ts";
 
 /** A message the server sends. */
 export type ServerMessage =
   | { type: "observation"; data: WireStepResult }
   | { type: "state"; data: Record<string, unknown> }
+  | { type: "mcp"; data: JsonRpcResponse }
   | { type: "error"; data: ReturnType<typeof toWireError> };
 
 const TimeoutS = z.number().positive().max(86_400);
@@ -37,8 +39,9 @@ const ClientMessage = z.discriminatedUnion("type", [
   }),
   z.strictObject({ type: z.literal("state") }),
   z.strictObject({ type: z.literal("close") }),
+  z.strictObject({ type: z.literal("mcp"), data: z.unknown() }),
 ]);
-const KNOWN_TYPES = new Set(["reset", "step", "state", "close"]);
+const KNOWN_TYPES = new Set(["reset", "step", "state", "close", "mcp"]);
 
 /** What handling one message gives: a reply to send, and whether to close. */
 export interface WireReply {
@@ -79,7 +82,7 @@ export function parseClientMessage(
   const type = (raw as Record<string, unknown>).type;
   if (typeof type !== "string" || !KNOWN_TYPES.has(type)) {
     throw new UnknownTypeError(
-      `Unknown message type ${JSON.stringify(type)}: expected reset, step, state or close`,
+      `Unknown message type ${JSON.stringify(type)}: expected reset, step, state, close or mcp`,
     );
   }
   if (isPlainStep(raw as Record<string, unknown>)) return raw as z.infer<typeof ClientMessage>;
@@ -110,12 +113,17 @@ export class WireSession {
   #session: Session;
   #maxBytes: number;
   #metrics?: Metrics;
+  #sessions?: SessionManager;
 
-  /** Binds the protocol to a session; `maxBytes` caps each message. */
-  constructor(session: Session, maxBytes: number, metrics?: Metrics) {
+  /**
+   * Binds the protocol to a session; `maxBytes` caps each message. With
+   * `sessions`, `mcp` messages may also close other MCP sessions.
+   */
+  constructor(session: Session, maxBytes: number, metrics?: Metrics, sessions?: SessionManager) {
     this.#session = session;
     this.#maxBytes = maxBytes;
     this.#metrics = metrics;
+    this.#sessions = sessions;
   }
 
   /** The session behind this connection. */
@@ -144,6 +152,14 @@ export class WireSession {
           return { reply: { type: "state", data: await this.#session.state() } };
         case "close":
           return { close: true };
+        case "mcp": {
+          // JSON-RPC inside this socket's session, as OpenEnv's `/ws` does.
+          const data = await handleMcp(message.data, {
+            session: this.#session,
+            sessions: this.#sessions,
+          });
+          return { reply: { type: "mcp", data } };
+        }
       }
     } catch (error) {
       const e = asEnvTorchError(error);
@@ -159,7 +175,7 @@ export async function openWireSession(
   maxBytes: number,
 ): Promise<WireSession | EnvTorchError> {
   try {
-    return new WireSession(await sessions.open("ws"), maxBytes, sessions.metrics);
+    return new WireSession(await sessions.open("ws"), maxBytes, sessions.metrics, sessions);
   } catch (error) {
     const e = asEnvTorchError(error);
     sessions.metrics.error(e.code);

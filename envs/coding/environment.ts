@@ -27,6 +27,8 @@ import {
   MAX_STEP_TIMEOUT_S,
 } from "./models.ts";
 import { type CodingRubricInput, defaultRubric } from "./rubric.ts";
+import { defineTool, type Tool, ToolOutcome } from "../../protocol/tools.ts";
+import { z } from "npm:zod@4.6.7";
 
 /** Options of a {@link CodingEnvironment}: the executor's, plus the reward. */
 export interface CodingEnvironmentOptions extends ExecutorOptions {
@@ -77,7 +79,7 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
   #executor?: Promise<PythonExecutor>;
   #grader?: Promise<Grader>;
   #task?: CodeTask;
-  #state: CodeState = { episode_id: null, step_count: 0, last_exit_code: null };
+  #state: CodeState = { episode_id: null, step_count: 0, last_exit_code: 0 };
   #closed = false;
 
   /** Creates the env; its worker starts at the first reset. */
@@ -107,7 +109,7 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
     this.#state = {
       episode_id: parsed.episode_id ?? crypto.randomUUID(),
       step_count: 0,
-      last_exit_code: null,
+      last_exit_code: 0,
     };
     return {
       stdout: "",
@@ -118,7 +120,7 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
       state_lost: false,
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
       done: false,
-      reward: null,
+      reward: 0,
       metadata: {
         work_dir: executor.workDir,
         python: executor.pythonVersion,
@@ -210,6 +212,36 @@ export class CodingEnvironment extends Environment<CodeAction, CodeObservation, 
       this.#grader.catch(() => (this.#grader = undefined));
     }
     return this.#grader;
+  }
+
+  /**
+   * The step as an MCP tool, `run_python`: runs code in the episode's
+   * interpreter (starting an episode first if none is running) and returns
+   * stdout, stderr, exit code and the rest of the observation; as a step
+   * action the call carries the step's reward.
+   */
+  override get tools(): readonly Tool[] {
+    return [
+      defineTool({
+        name: "run_python",
+        description:
+          "Run Python code in the episode's persistent interpreter; variables, functions " +
+          "and imports stay for the next call. A trailing expression's repr is printed.",
+        input: z.strictObject({
+          code: z.string().describe("Python source to run"),
+          timeout_s: z.number().positive().max(MAX_STEP_TIMEOUT_S).optional()
+            .describe("Seconds the code may run"),
+        }),
+        handler: async ({ code, timeout_s }, options) => {
+          if (!this.#executor) await this.reset();
+          const { done, reward, metadata, ...result } = await this.step(
+            { code, timeout_s },
+            options,
+          );
+          return new ToolOutcome(result, { reward, done, metadata });
+        },
+      }),
+    ];
   }
 
   /** Episode id, step count and the last exit code. */

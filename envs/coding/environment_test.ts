@@ -8,12 +8,12 @@ Deno.test("coding env rewards 0 for a clean step and -1 for a failing one", asyn
   await using env = new CodingEnvironmentDisposable({ timeoutS: 1 });
   const reset = await env.env.reset({ episode_id: "ep-1" });
   assert.equal(CodeObservation.safeParse(reset).success, true);
-  assert.equal(reset.reward, null);
+  assert.equal(reset.reward, 0);
   assert.equal(
     typeof (reset.metadata.isolation as { uid_dropped: unknown }).uid_dropped,
     "boolean",
   );
-  assert.deepEqual(env.env.state, { episode_id: "ep-1", step_count: 0, last_exit_code: null });
+  assert.deepEqual(env.env.state, { episode_id: "ep-1", step_count: 0, last_exit_code: 0 });
 
   await t.step("exit 0 gives 0", async () => {
     const obs = await env.env.step({ code: "print('hi')" });

@@ -33,39 +33,44 @@ export const CodeAction: ActionSchema<{
 /** A coding action. */
 export type CodeAction = z.infer<typeof CodeAction>;
 
-/** What running the code gave. */
+/**
+ * What running the code gave. On the wire `timed_out`, `truncated`,
+ * `state_lost` and `duration_ms` travel inside `metadata` (OpenEnv's
+ * `CodeObservation` forbids other fields); the TypeScript client lifts them
+ * back, and they default to false / 0 when a server (OpenEnv's) does not send them.
+ */
 export const CodeObservation: ObservationSchema<{
-  stdout: z.ZodString;
-  stderr: z.ZodString;
-  exit_code: z.ZodNumber;
-  timed_out: z.ZodBoolean;
-  truncated: z.ZodBoolean;
-  state_lost: z.ZodBoolean;
-  duration_ms: z.ZodNumber;
+  stdout: z.ZodDefault<z.ZodString>;
+  stderr: z.ZodDefault<z.ZodString>;
+  exit_code: z.ZodDefault<z.ZodNumber>;
+  timed_out: z.ZodDefault<z.ZodBoolean>;
+  truncated: z.ZodDefault<z.ZodBoolean>;
+  state_lost: z.ZodDefault<z.ZodBoolean>;
+  duration_ms: z.ZodDefault<z.ZodNumber>;
 }> = Observation.extend({
   /** What the code wrote to stdout, cut at the env's cap; invalid UTF-8 replaced. */
-  stdout: z.string(),
+  stdout: z.string().default(""),
   /** What the code wrote to stderr, tracebacks included. */
-  stderr: z.string(),
+  stderr: z.string().default(""),
   /** 0, 1 for an uncaught exception, n for SystemExit(n), -N when killed by signal N. */
-  exit_code: z.number().int(),
+  exit_code: z.number().int().default(0),
   /** The step ran out of time. */
-  timed_out: z.boolean(),
+  timed_out: z.boolean().default(false),
   /** stdout or stderr was cut. */
-  truncated: z.boolean(),
+  truncated: z.boolean().default(false),
   /** The interpreter was replaced: variables, functions and imports are gone (files stay). */
-  state_lost: z.boolean(),
+  state_lost: z.boolean().default(false),
   /** Wall-clock time of the step, in milliseconds. */
-  duration_ms: z.number().min(0),
+  duration_ms: z.number().min(0).default(0),
 });
 /** A coding observation. */
 export type CodeObservation = z.infer<typeof CodeObservation>;
 
-/** Episode id, step count and the last step's exit code. */
+/** Episode id, step count and the last step's exit code (0 before the first step, as in OpenEnv). */
 export const CodeState: StateSchema<{
-  last_exit_code: z.ZodDefault<z.ZodNullable<z.ZodNumber>>;
+  last_exit_code: z.ZodDefault<z.ZodNumber>;
 }> = State.extend({
-  last_exit_code: z.number().int().nullable().default(null),
+  last_exit_code: z.number().int().default(0),
 });
 /** The coding env's state. */
 export type CodeState = z.infer<typeof CodeState>;
@@ -107,10 +112,19 @@ export const CodeResetOptions: z.ZodObject<
 /** Reset options of the coding env. */
 export type CodeResetOptions = z.infer<typeof CodeResetOptions>;
 
+/** Observation fields that travel inside `metadata` on the wire. */
+export const CODE_METADATA_FIELDS: readonly string[] = [
+  "timed_out",
+  "truncated",
+  "state_lost",
+  "duration_ms",
+];
+
 /** The coding env's models, for the server and the client. */
 export const codingModels: EnvModels = {
   action: CodeAction,
   observation: CodeObservation,
   state: CodeState,
   resetOptions: CodeResetOptions,
+  wireMetadataFields: CODE_METADATA_FIELDS,
 };

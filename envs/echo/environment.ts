@@ -6,6 +6,8 @@
  */
 import { Environment, type EnvMetadata, readmeBeside } from "../../protocol/environment.ts";
 import type { ResetOptions } from "../../protocol/models.ts";
+import { defineTool, type Tool, ToolOutcome } from "../../protocol/tools.ts";
+import { z } from "npm:zod@4.6.7";
 import type { EchoAction, EchoObservation, EchoState } from "./models.ts";
 
 /** Text of the observation `reset` returns. */
@@ -54,6 +56,39 @@ export class EchoEnvironment extends Environment<EchoAction, EchoObservation, Ec
       reward: length / 10,
       metadata: { original_message: action.message, step: this.#state.step_count },
     };
+  }
+
+  /**
+   * OpenEnv's echo tools: `echo_message` returns the message,
+   * `echo_with_length` `{ message, length }`. Each call counts as a step
+   * and has the step's reward (0.1 per character).
+   */
+  override get tools(): readonly Tool[] {
+    const input = z.strictObject({ message: z.string() });
+    const echo = (message: string) => {
+      const obs = this.step({ message });
+      return { length: obs.message_length, reward: obs.reward };
+    };
+    return [
+      defineTool({
+        name: "echo_message",
+        description: "Echo back the provided message.",
+        input,
+        handler: ({ message }) => {
+          const { reward } = echo(message);
+          return new ToolOutcome(message, { reward });
+        },
+      }),
+      defineTool({
+        name: "echo_with_length",
+        description: "Echo back the message with its length (in characters).",
+        input,
+        handler: ({ message }) => {
+          const { length, reward } = echo(message);
+          return new ToolOutcome({ message, length }, { reward });
+        },
+      }),
+    ];
   }
 
   /** Episode id, step count and seed. */
