@@ -94,8 +94,7 @@ export class EnvApp extends Hono implements AsyncDisposable {
   }
 }
 
-// Loose, as OpenEnv's StepRequest: unknown top-level keys (`trace_id`) are ignored.
-const StepBody = z.looseObject({
+const StepBody = z.strictObject({
   action: JsonObjectSchema,
   timeout_s: z.number().positive().max(86_400).optional(),
   request_id: z.string().max(255).optional(),
@@ -282,7 +281,7 @@ export function createApp(
 
   app.post("/step", async (c) => {
     const raw = await readJson(c.req.raw, app.limits.maxBodyBytes);
-    const parsed = StepBody.safeParse(raw);
+    const parsed = StepBody.safeParse(knownStepFields(raw));
     if (!parsed.success) {
       throw ValidationError.fromZod("step request", parsed.error, ["body"]);
     }
@@ -439,6 +438,20 @@ function attachSocket(
     });
   };
   socket.onerror = () => {};
+}
+
+/**
+ * The fields of a /step body envtorch reads; other top-level keys
+ * (`trace_id`, ...) are ignored as OpenEnv does, and never copied.
+ */
+function knownStepFields(raw: unknown): unknown {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const body = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of ["action", "timeout_s", "request_id"]) {
+    if (Object.hasOwn(body, key)) out[key] = body[key];
+  }
+  return out;
 }
 
 /** Options of {@link readJson}. */

@@ -95,14 +95,24 @@ for (const kind of TARGET_KINDS) {
       assert.equal((await res.json()).observation.echoed_message, "Echo environment ready!");
     });
 
-    await t.step("a body that is not JSON is 400 INVALID_JSON", async () => {
+    await t.step("a body that is not JSON is 422 INVALID_JSON with a detail list", async () => {
       for (const body of ["not json", '{"action": {"message": "x"', "\u0000"]) {
         const res = await target.http("/step", json(body));
-        assert.equal(res.status, 400);
+        assert.equal(res.status, 422);
         const err = await res.json();
         assert.equal(err.code, "INVALID_JSON");
-        assert.match(err.detail, /not valid JSON/);
+        assert.equal(err.detail[0].type, "json_invalid");
+        assert.match(err.detail[0].msg, /not valid JSON/);
       }
+    });
+
+    await t.step("unknown top-level body keys are ignored, as OpenEnv does", async () => {
+      const res = await target.http(
+        "/step",
+        json({ action: { message: "x" }, trace_id: "t-1", surprise: true }),
+      );
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).observation.echoed_message, "x");
     });
 
     await t.step("an action of the wrong type is 422 saying where", async () => {
@@ -120,7 +130,6 @@ for (const kind of TARGET_KINDS) {
           const body of [
             { action: {} },
             { action: { message: "x", extra: 1 } },
-            { action: { message: "x" }, surprise: true },
             {},
             [],
             { action: "hello" },
