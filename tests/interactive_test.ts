@@ -4,7 +4,6 @@
  * they give for an action the server refuses.
  */
 import assert from "node:assert/strict";
-import { startFakeOpenEnv } from "./fixtures/fake_openenv_server.ts";
 import { runEnvtorch } from "./helpers/cli_run.ts";
 
 Deno.test("step echo: reset, each action, the state", async () => {
@@ -70,20 +69,6 @@ Deno.test("step: a refused action says which field, what was wrong, what is expe
     assert.match(stderr, /^ {2}message: .*expected string.* \(expected string, required\)$/m);
     assert.match(stderr, /extra/);
     assert.match(stderr, /^The action takes: .*message: string \(required\)/m);
-  });
-  await t.step("OpenEnv server (the fake): pydantic's errors, rendered the same way", async () => {
-    await using fake = startFakeOpenEnv();
-    const { code, stderr } = await runEnvtorch([
-      "step",
-      fake.baseUrl,
-      "--action",
-      '{"message": 5}',
-    ]);
-    assert.equal(code, 1);
-    assert.match(
-      stderr,
-      /^ {2}message: Input should be a valid string \(expected string, required\)$/m,
-    );
   });
 });
 
