@@ -65,6 +65,7 @@ export {
   type ValidationIssue,
 } from "./protocol/errors.ts";
 export { defineEnv, type EnvManifest } from "./protocol/manifest.ts";
+export { defineTool, type Tool, ToolOutcome } from "./protocol/tools.ts";
 export type { Provider, ProviderStartOptions, ServerHandle } from "./protocol/provider.ts";
 export {
   allOf,

@@ -53,6 +53,19 @@ export {
   type WireError,
 } from "./errors.ts";
 export { defineEnv, type EnvManifest } from "./manifest.ts";
+export {
+  CallToolAction,
+  type CallToolResult,
+  defineTool,
+  describeTools,
+  ListToolsAction,
+  type Tool,
+  ToolCallError,
+  type ToolCallOptions,
+  type ToolErrorType,
+  type ToolInfo,
+  ToolOutcome,
+} from "./tools.ts";
 export type { Provider, ProviderStartOptions, ServerHandle } from "./provider.ts";
 export {
   type Cancellation,

@@ -1,6 +1,7 @@
 /**
  * The server side: the Hono app (`createApp`, `serve`), sessions, the
- * WebSocket wire session, metrics, and the in-process transport.
+ * WebSocket wire session, metrics, the in-process transport, MCP (`/mcp`
+ * and `envtorch mcp` over stdio) and the OpenAPI document.
  *
  * @module
  */
@@ -28,3 +29,6 @@ export {
 } from "./sessions.ts";
 export { Metrics, type SessionCounts, STEP_BUCKETS } from "./metrics.ts";
 export { inProcess, InProcessTransport } from "./in_process.ts";
+export { handleMcp, type JsonRpcResponse, type McpContext } from "./mcp.ts";
+export { createMcpServer, type EnvMcpServer, serveMcpStdio } from "./mcp_stdio.ts";
+export { openApiDocument } from "./openapi.ts";

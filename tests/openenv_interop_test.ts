@@ -118,9 +118,9 @@ openenvTest(
   "OpenEnv's tests/envs/test_websockets.py passes against envtorch's echo server (11 of 11)",
   async () => {
     // The file's fixtures talk to fixed ports; envtorch serves each of them.
-    await using s8100 = echoServer(8100);
-    await using s8101 = echoServer(8101);
-    await using s8200 = echoServer(8200);
+    await using _s8100 = echoServer(8100);
+    await using _s8101 = echoServer(8101);
+    await using _s8200 = echoServer(8200);
     const { stdout, stderr } = await runInImage([
       "python3",
       "-m",
