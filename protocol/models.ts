@@ -226,11 +226,22 @@ export function serializeObservation(observation: Observation): WireStepResult {
   };
 }
 
+/**
+ * The observation schema as observations go on the wire: without the fields
+ * that travel inside `metadata` (see {@link EnvModels.wireMetadataFields}).
+ */
+export function wireObservation(models: EnvModels): z.ZodType {
+  const fields = models.wireMetadataFields;
+  if (!fields?.length || !(models.observation instanceof z.ZodObject)) return models.observation;
+  const mask = Object.fromEntries(fields.map((f) => [f, true as const])) as Record<never, true>;
+  return (models.observation as z.ZodObject).omit(mask);
+}
+
 /** JSON Schemas of an env's models, as served at `GET /schema`. */
 export function jsonSchemas(models: EnvModels): Record<string, unknown> {
   return {
     action: z.toJSONSchema(models.action, { io: "input", unrepresentable: "any" }),
-    observation: z.toJSONSchema(models.observation, { unrepresentable: "any" }),
+    observation: z.toJSONSchema(wireObservation(models), { unrepresentable: "any" }),
     state: z.toJSONSchema(models.state, { unrepresentable: "any" }),
   };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "npm:zod@4.6.7";
-import { type EnvModels, ResetOptions } from "../protocol/models.ts";
+import { type EnvModels, ResetOptions, wireObservation } from "../protocol/models.ts";
 
 type Json = Record<string, unknown>;
 
@@ -108,7 +108,7 @@ export function openApiDocument(models: EnvModels, title = "envtorch env server"
     components: {
       schemas: {
         Action: schemaOf(models.action, "input"),
-        Observation: schemaOf(models.observation, "output"),
+        Observation: schemaOf(wireObservation(models), "output"),
         State: schemaOf(models.state, "output"),
         ResetRequest: schemaOf(models.resetOptions ?? ResetOptions, "input"),
       },
