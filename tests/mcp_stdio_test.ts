@@ -7,10 +7,11 @@ import { StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/clien
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-async function connect(env: string): Promise<Client> {
+async function connect(env: string, vars: Record<string, string> = {}): Promise<Client> {
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
     args: ["run", "-A", MAIN, "mcp", env],
+    env: { ...Deno.env.toObject(), ...vars },
     stderr: "pipe",
   });
   const client = new Client({ name: "envtorch-test", version: "1.0.0" });
@@ -67,4 +68,32 @@ Deno.test("envtorch mcp echo: the SDK client lists and calls the echo tools over
   } finally {
     await client.close();
   }
+});
+
+const isRoot = Deno.uid() === 0;
+const IN_CI = Deno.env.get("CI") === "true";
+
+Deno.test({
+  name: "envtorch mcp coding: run_python keeps the interpreter between calls" +
+    (isRoot || IN_CI ? "" : " (skipped: the host coding env needs root)"),
+  ignore: !isRoot && !IN_CI,
+  async fn() {
+    if (!isRoot) throw new Error("CI=true but not root: the host coding env needs root");
+    // A worker uid range of this test's own (see coding_host_test.ts).
+    const client = await connect("coding", { ENVTORCH_CODING_UIDS: "61420-61423" });
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t: { name: string }) => t.name === "run_python"));
+      await client.callTool({ name: "run_python", arguments: { code: "x = 6 * 7" } });
+      const r = await client.callTool({ name: "run_python", arguments: { code: "print(x)" } });
+      const out = r.structuredContent as { stdout: string; exit_code: number; timed_out: boolean };
+      assert.deepEqual([out.stdout, out.exit_code, out.timed_out], ["42\n", 0, false]);
+      const err = await client.callTool({ name: "run_python", arguments: { code: "1/0" } });
+      const failed = err.structuredContent as { exit_code: number; stderr: string };
+      assert.equal(failed.exit_code, 1);
+      assert.match(failed.stderr, /ZeroDivisionError/);
+    } finally {
+      await client.close();
+    }
+  },
 });
