@@ -28,6 +28,7 @@ import {
 
 import type { ServerHandle } from "../protocol/provider.ts";
 import { envToken, withToken } from "./token.ts";
+import { ToolCallError, type ToolErrorType, type ToolInfo } from "../protocol/tools.ts";
 /** A running server someone started for this client (a process, a container). */
 export type { ServerHandle };
 
@@ -225,6 +226,44 @@ export class HTTPEnvClient<
     const reply = await this.#request(request, call);
     if (reply.type !== "observation") throw unexpected("step", reply.type);
     return this._parseResult(reply.data);
+  }
+
+  /**
+   * The env's MCP tools (a `list_tools` step action; works before reset),
+   * from an envtorch or an OpenEnv server.
+   */
+  async listTools(options: RequestOptions = {}): Promise<ToolInfo[]> {
+    const reply = await this.#request({ type: "step", data: { type: "list_tools" } }, options);
+    if (reply.type !== "observation") throw unexpected("list_tools", reply.type);
+    const tools = (reply.data.observation as { tools?: unknown }).tools;
+    if (!Array.isArray(tools)) {
+      throw new ConnectionError("The server's list_tools answer has no tools list");
+    }
+    return tools as ToolInfo[];
+  }
+
+  /**
+   * Calls one of the env's MCP tools (a `call_tool` step action, so it counts
+   * as a step) and returns the tool's value, as OpenEnv's `call_tool` does.
+   * A failed call throws a {@link ToolCallError} with OpenEnv's error type;
+   * for the step's reward, send the action with {@link step} instead.
+   */
+  async callTool(
+    name: string,
+    args: Record<string, unknown> = {},
+    options: RequestOptions = {},
+  ): Promise<unknown> {
+    const reply = await this.#request(
+      { type: "step", data: { type: "call_tool", tool_name: name, arguments: args } },
+      options,
+    );
+    if (reply.type !== "observation") throw unexpected("call_tool", reply.type);
+    const obs = reply.data.observation as {
+      result?: { data?: unknown } | null;
+      error?: { error_type: ToolErrorType; message: string } | null;
+    };
+    if (obs.error) throw new ToolCallError(obs.error.error_type, obs.error.message);
+    return obs.result?.data ?? null;
   }
 
   /** The env's current state. */

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { EchoEnvironment, echoModels } from "../envs/echo/mod.ts";
 import { startTarget } from "./helpers/targets.ts";
+import { GenericEnvClient } from "../client/client.ts";
+import { ToolCallError } from "../protocol/tools.ts";
 
 const echo = () => new EchoEnvironment();
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
@@ -240,4 +242,27 @@ Deno.test("OpenEnv's HTTP details: null seed and episode_id, 405, /openapi.json 
   const docs = await target.http("/docs");
   assert.equal(docs.status, 200);
   assert.match(await docs.text(), /SwaggerUI/);
+});
+
+Deno.test("envtorch's client lists and calls tools over WebSocket and HTTP", async () => {
+  await using target = await startTarget("tcp", echo, echoModels);
+  for (const transport of ["websocket", "http"] as const) {
+    await using env = new GenericEnvClient({ baseUrl: target.baseUrl!, transport });
+    assert.deepEqual((await env.listTools()).map((t) => t.name), [
+      "echo_message",
+      "echo_with_length",
+    ]);
+    await env.reset();
+    assert.equal(await env.callTool("echo_message", { message: "typed" }), "typed");
+    assert.deepEqual(await env.callTool("echo_with_length", { message: "ab" }), {
+      message: "ab",
+      length: 2,
+    });
+    await assert.rejects(env.callTool("nope"), (e: unknown) => {
+      assert.ok(e instanceof ToolCallError);
+      assert.equal(e.errorType, "tool_not_found");
+      return true;
+    });
+    assert.equal((await env.state()).step_count, 2);
+  }
 });

@@ -192,6 +192,11 @@ openenvTest(
       const result = call.observation.result as { data: unknown; is_error: boolean };
       assert.deepEqual(result.data, { message: "interop", length: 7 });
       assert.equal(result.is_error, false);
+      assert.equal(await env.callTool("echo_message", { message: "typed" }), "typed");
+      assert.deepEqual((await env.listTools()).map((x) => x.name), [
+        "echo_message",
+        "echo_with_length",
+      ]);
     }
   },
 );
