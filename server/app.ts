@@ -227,7 +227,7 @@ export function createApp(
       if (error instanceof InvalidJsonError) return c.json(rpcError(null, -32700, "Parse error"));
       throw error;
     }
-    const reply: JsonRpcResponse = await handleMcp(raw, { sessions, factory });
+    const reply: JsonRpcResponse = await handleMcp(raw, { sessions });
     return c.json(reply);
   });
 
@@ -245,7 +245,7 @@ export function createApp(
       return c.json({ detail: `Cannot upgrade to WebSocket: ${(error as Error).message}` }, 400);
     }
     const { socket, response } = upgraded;
-    const opened = openMcpSocket(sessions, factory);
+    const opened = openMcpSocket(sessions, app.limits.maxMessageBytes);
     attachSocket(socket, opened, sessions, (e) => rpcError(null, SERVER_ERROR, e.message));
     ticket.watch(
       socket,

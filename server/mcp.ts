@@ -15,9 +15,8 @@
  */
 import { z } from "npm:zod@4.6.7";
 import { ErrorCode } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
-import type { EnvFactory } from "../protocol/environment.ts";
 import { CapacityError, EnvTorchError, FactoryError } from "../protocol/errors.ts";
-import { callTool, describeTools, ToolCallError } from "../protocol/tools.ts";
+import { describeTools, ToolCallError } from "../protocol/tools.ts";
 import type { Session, SessionManager } from "./sessions.ts";
 
 /** A JSON-RPC 2.0 id. */
@@ -43,8 +42,6 @@ const Request = z.strictObject({
 export interface McpContext {
   /** The server's sessions (for `session_id` and the session methods). */
   sessions?: SessionManager;
-  /** Makes a throwaway env for a request that names no session. */
-  factory?: EnvFactory;
   /** The session of the connection the request came on (WebSocket), if any. */
   session?: Session;
 }
@@ -121,16 +118,7 @@ async function createSession(id: JsonRpcId, ctx: McpContext): Promise<JsonRpcRes
     const session = await ctx.sessions.open("mcp");
     return rpcResult(id, { session_id: session.id });
   } catch (error) {
-    if (error instanceof CapacityError) {
-      return rpcError(id, SERVER_ERROR, error.message, {
-        active_sessions: error.activeSessions,
-        max_sessions: error.maxSessions,
-      });
-    }
-    if (error instanceof FactoryError || error instanceof EnvTorchError) {
-      return rpcError(id, SERVER_ERROR, error.message);
-    }
-    throw error;
+    return sessionOpenError(id, error);
   }
 }
 
@@ -184,19 +172,34 @@ async function toolsMethod(
     if (method === "tools/list") return rpcResult(id, { tools: mcpTools(session.listTools()) });
     return await answerCall(id, () => session.callTool(name, args));
   }
-  // No session: a throwaway env, as OpenEnv's stateless /mcp does.
-  if (!ctx.factory) return rpcError(id, ErrorCode.InternalError, "No session for this request");
-  const env = await ctx.factory();
+  // No session: a throwaway one, as OpenEnv's stateless /mcp does; it holds a
+  // slot while it runs, so a flood of stateless calls meets the cap.
+  if (!ctx.sessions) return rpcError(id, ErrorCode.InternalError, "No session for this request");
+  let temp: Session;
   try {
-    const tools = env.tools;
-    if (tools.length === 0) {
-      return rpcError(id, ErrorCode.InternalError, "Environment does not support MCP");
-    }
-    if (method === "tools/list") return rpcResult(id, { tools: mcpTools(describeTools(tools)) });
-    return await answerCall(id, async () => (await callTool(tools, name, args)).result);
-  } finally {
-    await Promise.resolve(env.close()).catch(() => {});
+    temp = await ctx.sessions.open("mcp");
+  } catch (error) {
+    return sessionOpenError(id, error);
   }
+  try {
+    return await toolsMethod(method, id, { ...params, session_id: undefined }, {
+      sessions: ctx.sessions,
+      session: temp,
+    });
+  } finally {
+    await ctx.sessions.close(temp.id, "stateless MCP call done");
+  }
+}
+
+function sessionOpenError(id: JsonRpcId, error: unknown): JsonRpcResponse {
+  if (error instanceof CapacityError) {
+    return rpcError(id, SERVER_ERROR, error.message, {
+      active_sessions: error.activeSessions,
+      max_sessions: error.maxSessions,
+    });
+  }
+  if (error instanceof EnvTorchError) return rpcError(id, SERVER_ERROR, error.message);
+  throw error;
 }
 
 /** Tools in MCP's `tools/list` shape (`inputSchema`), as OpenEnv's /mcp lists them. */
@@ -228,16 +231,23 @@ export class McpSocket {
   readonly session: Session;
   #ctx: McpContext;
 
-  /** Binds the handler to a session. */
-  constructor(session: Session, sessions: SessionManager, factory: EnvFactory) {
+  #maxBytes: number;
+
+  /** Binds the handler to a session; `maxBytes` caps each message. */
+  constructor(session: Session, sessions: SessionManager, maxBytes: number) {
     this.session = session;
-    this.#ctx = { sessions, factory, session };
+    this.#ctx = { sessions, session };
+    this.#maxBytes = maxBytes;
   }
 
   /** Handles one text frame; never throws. */
   async handle(data: unknown): Promise<{ reply: JsonRpcResponse }> {
     if (typeof data !== "string") {
       return { reply: rpcError(null, ErrorCode.ParseError, "Parse error: expected a text frame") };
+    }
+    if (data.length > this.#maxBytes) {
+      const message = `Message is over the limit of ${this.#maxBytes} bytes`;
+      return { reply: rpcError(null, ErrorCode.InvalidRequest, message) };
     }
     const parsed = parseJsonRpc(data);
     if (!parsed.ok) return { reply: parsed.reply };
@@ -248,10 +258,10 @@ export class McpSocket {
 /** Opens the session of a new WebSocket `/mcp` connection, or gives the error to send. */
 export async function openMcpSocket(
   sessions: SessionManager,
-  factory: EnvFactory,
+  maxBytes: number,
 ): Promise<McpSocket | EnvTorchError> {
   try {
-    return new McpSocket(await sessions.open("ws"), sessions, factory);
+    return new McpSocket(await sessions.open("ws"), sessions, maxBytes);
   } catch (error) {
     if (error instanceof EnvTorchError) return error;
     return new FactoryError(error instanceof Error ? error.message : String(error));

@@ -187,6 +187,11 @@ Deno.test("POST /mcp: stateless calls, openenv/session/create and close, JSON-RP
   const full = await call(rpc("openenv/session/create"));
   assert.equal(full.error.code, -32000);
   assert.deepEqual(full.error.data, { active_sessions: 2, max_sessions: 2 });
+  // A stateless call holds a slot while it runs, so a full server refuses it too.
+  const stateless2 = await call(
+    rpc("tools/call", { name: "echo_message", arguments: { message: "x" } }),
+  );
+  assert.equal(stateless2.error.code, -32000);
 });
 
 Deno.test("WebSocket /mcp serves JSON-RPC in its own session", async () => {
