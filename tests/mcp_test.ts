@@ -271,3 +271,29 @@ Deno.test("envtorch's client lists and calls tools over WebSocket and HTTP", asy
     assert.equal((await env.state()).step_count, 2);
   }
 });
+
+Deno.test("/mcp is behind the front door: token and Origin are checked as on every route", async () => {
+  await using target = await startTarget("tcp", echo, echoModels, { token: "s3cret" });
+  const body = rpc("tools/list");
+  const refused = await target.http("/mcp", post(body));
+  assert.equal(refused.status, 401);
+  await refused.body?.cancel();
+  const ok = await target.http("/mcp", post(body, { authorization: "Bearer s3cret" }));
+  assert.equal(ok.status, 200);
+  assert.equal((await ok.json()).result.tools.length, 2);
+  const foreign = await target.http(
+    "/mcp",
+    post(body, { authorization: "Bearer s3cret", origin: "https://evil.example" }),
+  );
+  assert.equal(foreign.status, 403);
+  await foreign.body?.cancel();
+  const upgrade = await target.http("/mcp", {
+    headers: {
+      upgrade: "websocket",
+      authorization: "Bearer s3cret",
+      origin: "https://evil.example",
+    },
+  });
+  assert.equal(upgrade.status, 403);
+  await upgrade.body?.cancel();
+});
