@@ -28,6 +28,7 @@ import { type Session, SessionManager } from "./sessions.ts";
 import { errorMessage, openWireSession } from "./wire_session.ts";
 import { handleMcp, type JsonRpcResponse, openMcpSocket, rpcError, SERVER_ERROR } from "./mcp.ts";
 import { openApiDocument } from "./openapi.ts";
+import { isInitialize, MCP_SESSION_HEADER, StreamableMcp } from "./mcp_http.ts";
 import { swaggerUI } from "npm:@hono/swagger-ui@0.6.1";
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -216,6 +217,7 @@ export function createApp(
   app.get("/schema", (c) => c.json(schemas));
 
   const openapi = openApiDocument(models);
+  const streamable = new StreamableMcp(sessions, options.metadata?.name ?? "env");
   app.get("/openapi.json", (c) => c.json(openapi));
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
 
@@ -227,13 +229,20 @@ export function createApp(
       if (error instanceof InvalidJsonError) return c.json(rpcError(null, -32700, "Parse error"));
       throw error;
     }
+    // A standard MCP client (initialize, then Mcp-Session-Id) goes to the SDK's transport.
+    if (c.req.header(MCP_SESSION_HEADER) || isInitialize(raw)) {
+      return await streamable.handle(c.req.raw, raw);
+    }
     const reply: JsonRpcResponse = await handleMcp(raw, { sessions });
     return c.json(reply);
   });
 
+  app.delete("/mcp", (c) => streamable.handle(c.req.raw));
+
   app.get("/mcp", (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      return c.json({ detail: "Method Not Allowed" }, 405, { allow: "POST" });
+      if (c.req.header(MCP_SESSION_HEADER)) return streamable.handle(c.req.raw);
+      return c.json({ detail: "Method Not Allowed" }, 405, { allow: "POST, DELETE" });
     }
     const ticket = app.frontDoor.admitWebSocket(c.env);
     if (ticket instanceof Response) return ticket;
@@ -374,7 +383,7 @@ const ROUTE_METHODS: Record<string, string[]> = {
   "/state": ["GET"],
   "/session": ["DELETE"],
   "/ws": ["GET"],
-  "/mcp": ["POST", "GET"],
+  "/mcp": ["POST", "GET", "DELETE"],
 };
 
 /** Wires a server-side WebSocket to its session, in message order. */

@@ -74,8 +74,27 @@ export async function createMcpServer(
 ): Promise<EnvMcpServer> {
   const env = await manifest.create();
   const session = new Session(crypto.randomUUID(), "local", env, manifest.models);
+  const server = mcpServerFor(session, manifest.name, options);
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      await server.close().catch(() => {});
+      await session.close("MCP server closed");
+    })();
+  return { server, session, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * An MCP server whose tools act on `session`: the env's own tools, plus
+ * `reset`, `step` and `state`. Closing the server leaves the session open.
+ */
+export function mcpServerFor(
+  session: Session,
+  envName: string,
+  options: McpServerOptions = {},
+): McpServer {
   const server = new McpServer({
-    name: `envtorch-${manifest.name}`,
+    name: `envtorch-${envName}`,
     version: options.version ?? "0.1.0",
   });
 
@@ -103,7 +122,7 @@ export async function createMcpServer(
   server.registerTool(
     "reset",
     {
-      description: `Start a new episode of the ${manifest.name} env; returns the first observation`,
+      description: `Start a new episode of the ${envName} env; returns the first observation`,
       inputSchema: reset,
     },
     async (args: Record<string, unknown>) => {
@@ -119,7 +138,7 @@ export async function createMcpServer(
     "step",
     {
       description:
-        `Apply one action to the ${manifest.name} env; returns the observation, reward and done`,
+        `Apply one action to the ${envName} env; returns the observation, reward and done`,
       inputSchema: z.object({ action: z.record(z.string(), z.unknown()) }),
     },
     async ({ action }: { action: Record<string, unknown> }) => {
@@ -133,7 +152,7 @@ export async function createMcpServer(
   );
   server.registerTool(
     "state",
-    { description: `The ${manifest.name} env's episode state`, inputSchema: z.object({}) },
+    { description: `The ${envName} env's episode state`, inputSchema: z.object({}) },
     async () => {
       try {
         const state = await session.state();
@@ -144,13 +163,7 @@ export async function createMcpServer(
     },
   );
 
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    closing ??= (async () => {
-      await server.close().catch(() => {});
-      await session.close("MCP server closed");
-    })();
-  return { server, session, close, [Symbol.asyncDispose]: close };
+  return server;
 }
 
 /**

@@ -10,6 +10,8 @@ import { EchoEnvironment, echoModels } from "../envs/echo/mod.ts";
 import { startTarget } from "./helpers/targets.ts";
 import { GenericEnvClient } from "../client/client.ts";
 import { ToolCallError } from "../protocol/tools.ts";
+import { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
+import { StreamableHTTPClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/streamableHttp.js";
 
 const echo = () => new EchoEnvironment();
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
@@ -296,4 +298,35 @@ Deno.test("/mcp is behind the front door: token and Origin are checked as on eve
   });
   assert.equal(upgrade.status, 403);
   await upgrade.body?.cancel();
+});
+
+Deno.test("a standard MCP client (the SDK's Streamable HTTP transport) uses /mcp beside OpenEnv's dialect", async () => {
+  await using target = await startTarget("tcp", echo, echoModels, { maxSessions: 2 });
+  const client = new Client({ name: "envtorch-test", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${target.baseUrl}/mcp`));
+  await client.connect(transport);
+  const id = transport.sessionId!;
+  assert.equal(target.app.sessions.get(id)?.kind, "mcp", "an envtorch session, under the cap");
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((t: { name: string }) => t.name).sort(), [
+    "echo_message",
+    "echo_with_length",
+    "reset",
+    "state",
+    "step",
+  ]);
+  const r = await client.callTool({ name: "echo_with_length", arguments: { message: "std" } });
+  assert.deepEqual(r.structuredContent, { message: "std", length: 3 });
+  const state = await client.callTool({ name: "state", arguments: {} });
+  assert.equal((state.structuredContent as { step_count: number }).step_count, 1);
+  // OpenEnv's dialect still answers on the same route meanwhile.
+  const list = await (await target.http("/mcp", post(rpc("tools/list")))).json();
+  assert.equal(list.result.tools.length, 2);
+  // Ending the MCP session frees its slot.
+  await transport.terminateSession();
+  await client.close();
+  assert.equal(target.app.sessions.get(id), undefined);
+  const gone = await target.http("/mcp", post(rpc("tools/list"), { "mcp-session-id": id }));
+  assert.equal(gone.status, 404);
+  await gone.body?.cancel();
 });
