@@ -30,5 +30,12 @@ export {
 export { Metrics, type SessionCounts, STEP_BUCKETS } from "./metrics.ts";
 export { inProcess, InProcessTransport } from "./in_process.ts";
 export { handleMcp, type JsonRpcResponse, type McpContext } from "./mcp.ts";
-export { createMcpServer, type EnvMcpServer, serveMcpStdio } from "./mcp_stdio.ts";
+export {
+  createMcpServer,
+  type EnvMcpServer,
+  mcpServerFor,
+  type McpServerOptions,
+  serveMcpStdio,
+} from "./mcp_stdio.ts";
+export { isInitialize, MCP_SESSION_HEADER, StreamableMcp } from "./mcp_http.ts";
 export { openApiDocument } from "./openapi.ts";
