@@ -121,7 +121,9 @@ export async function startOpenEnvServer(
     const port = info.NetworkSettings.Ports?.["8000/tcp"]?.[0]?.HostPort;
     if (!port) throw new Error(`OpenEnv ${env} server: no published port`);
     const baseUrl = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 60_000;
+    // OpenEnv's server imports a lot of Python before it listens: seconds when
+    // idle, more than a minute on two busy cores.
+    const deadline = Date.now() + 180_000;
     while (true) {
       try {
         const res = await fetch(`${baseUrl}/health`);
