@@ -542,9 +542,12 @@ export class KubernetesProvider
     const deadline = timeout.signal;
     const waitSignal = AbortSignal.any([deadline, watch.signal, ...(signal ? [signal] : [])]);
     try {
-      const first = await pods.create(namespace, spec, { signal });
+      // The create runs to its end even when the caller aborts: an aborted request may still
+      // make the Pod on the server, after a delete sent meanwhile. The signal is checked after.
+      const first = await pods.create(namespace, spec, { signal: deadline });
       const createdMs = performance.now() - t0;
       created = true;
+      signal?.throwIfAborted();
       const stored = await pods.get(namespace, name, { signal });
       const mismatches = checkPod(spec, stored);
       if (mismatches.length) {
