@@ -138,7 +138,7 @@ Deno.test({
         const reset = await env.reset({
           task: { prompt: "double", tests: ["assert double(4) == 8"] },
         });
-        folder = (reset.observation.metadata.work_dir as string).replace(/\/w\/[^/]+$/, "");
+        folder = (reset.observation.metadata.work_dir as string).replace(/\/w(-\d+)?\/[^/]+$/, "");
         const result = await env.step({ code: "def double(n):\n    return 2 * n" });
         assert.deepEqual([result.reward, result.done], [1, true]);
         assert.equal((await env.state()).step_count, 1);

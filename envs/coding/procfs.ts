@@ -100,3 +100,17 @@ export async function processesOfUid(
     (options.includeZombies || p.state !== "Z")
   );
 }
+
+/**
+ * Field 22 of /proc/PID/stat (start time in clock ticks since boot), or
+ * undefined if the process is gone: with the pid, it names one process even
+ * after the pid is reused.
+ */
+export async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}

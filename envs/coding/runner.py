@@ -1,29 +1,34 @@
-"""envtorch coding env runner: a persistent Python worker driven over pipes.
+"""envtorch coding env runner: the zygote and the workers it forks.
 
 Deno starts `python3 -I -B -u -c BOOTSTRAP` with three pipes. The bootstrap
 reads this source as the first frame on fd 0 and runs it; `_main` then reads
-the config frame. Every frame, both ways, is a 4-byte big-endian length and
-that many bytes of UTF-8 JSON.
+the config frame and the process becomes the zygote. Every frame, both ways,
+is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
 
-Two processes come out of one start:
+Sections, in order:
 
-- the keeper (the process Deno started): calls setsid, becomes a child
-  subreaper, forks the runner, closes the pipes and then only waits. It never
-  runs user code and never reads what the worker writes. It relays signals
-  from Deno to the runner (SIGUSR1: interrupt, SIGTERM: kill), so that Deno
-  never signals a pid that may have been reused. When the runner dies, it
-  kills every process left (as the worker uid with kill(-1) when there is a
-  dedicated uid, else every descendant, which the subreaper flag brings back
-  to it), reaps them all, and exits with the runner's own status (same code,
-  or the same signal), so that no zombie is left for an init that does not
-  reap.
-- the runner: its own session, oom_score_adj 1000, no_new_privs, child
-  subreaper, then (when started as root) setgroups([]) + setresgid +
-  setresuid to the worker uid before it reads any user code; rlimits with
-  soft = hard; stdin at EOF; fd 1 and fd 2 on files the server reads if the
-  runner dies; the control pipes moved to private non-inheritable fds. Each
-  step runs in one persistent namespace. Nothing a step starts outlives it:
-  at the end of each step every other process of the worker is killed.
+1. frames: reading and writing frames.
+2. small system helpers: prctl, fallocate, children, reaping, the kill(-1)
+   sweep of a worker's other processes.
+3. zygote (fork server): `_Zygote` pre-imports the runner's modules, then
+   forks a worker per `spawn` request, signals, freezes and thaws workers on
+   request, and when one dies kills what its uid left, reaps every orphan
+   (it is a child subreaper) and reports `exited`. It never runs user code
+   and never reads what a worker sends. A worker that made it its tracer
+   (PTRACE_TRACEME) is detached, never taken for dead.
+4. runner setup: in the fork, before any user code: connect to the server's
+   socket as root, own session, oom_score_adj 1000, no_new_privs, child
+   subreaper, setgroups([]) + setresgid + setresuid to the worker uid,
+   PR_SET_PDEATHSIG, rlimits with soft = hard, stdin at EOF, fd 1 and fd 2
+   on files the server reads if the runner dies, a private TMPDIR/HOME with
+   umask 077 (`_setup_runner`, `_private_tmp`, `_worker`).
+5. runner (steps): `_Runner` runs each step in one persistent namespace,
+   serves `exec`, `call` (the grader's), `warm` and `ping`; between steps it
+   blocks every signal.
+6. end of step: what a step leaves goes when it ends (every other process of
+   the uid, its System V IPC objects and POSIX queues); a signal that came
+   while idle and would end the worker is answered `ended`.
+7. main.
 
 User code shares the runner's process, so the runner is untrusted from the
 server's point of view: the server re-checks everything it receives.
@@ -39,8 +44,6 @@ _MAX_REQUEST = 256 * 1024 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
-# Where frames to the server go: fd 1 until the runner moves it to a private fd.
-_control = {"out": 1}
 
 
 # --- frames ---------------------------------------------------------------
@@ -198,95 +201,450 @@ def _kill_all_others(cfg, deadline_s=3.0):
         time.sleep(0.0005)
 
 
-# --- keeper --------------------------------------------------------------------
+# --- zygote (fork server) ----------------------------------------------------------
 
 
-class _ParentGone(Exception):
-    pass
+# Imported once by the zygote, so that a forked runner starts with them in
+# memory: the runner's own needs, and the standard modules steps import most.
+# Nothing user code does to them reaches the zygote or the next worker: each
+# worker is a fresh fork of the zygote, which never runs user code. (random
+# reseeds itself in every child through os.register_at_fork.)
+_PRELOAD = (
+    "ast", "collections", "ctypes", "dataclasses", "faulthandler", "functools", "itertools",
+    "json", "linecache", "math", "random", "re", "resource", "select", "shutil", "signal",
+    "socket", "stat", "string", "tempfile", "time", "traceback", "types", "typing",
+)
+
+PR_SET_PDEATHSIG = 1
+PTRACE_DETACH = 17
 
 
-def _keeper(cfg, runner_pid):
-    """Waits for the runner, relays signals, cleans up, mirrors its status."""
-    import resource
-    import signal
+def _ptrace_detach(pid, sig):
+    """Detaches from a runner that made us its tracer (PTRACE_TRACEME), delivering `sig`."""
+    try:
+        import ctypes
 
-    state = {"alive": True}
-    parent = cfg["parent_pid"]
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.ptrace.argtypes = (ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p)
+        return libc.ptrace(PTRACE_DETACH, pid, None, ctypes.c_void_p(sig)) == 0
+    except Exception:
+        return False
 
-    def forward(sig):
-        def handler(signum, frame):
-            if state["alive"]:
-                try:
-                    os.kill(runner_pid, sig)
-                except ProcessLookupError:
-                    pass
 
-        return handler
+def _traced_by_me(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1]) == os.getpid()
+    except (OSError, ValueError):
+        pass
+    return False
 
-    def check_parent(signum, frame):
-        if os.getppid() != parent:
-            forward(signal.SIGKILL)(signum, frame)
 
-    signal.signal(signal.SIGUSR1, forward(signal.SIGINT))
-    signal.signal(signal.SIGTERM, forward(signal.SIGKILL))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGALRM, check_parent)
-    signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)
-
-    status = 0
+def _as_uid(uid, gid, action):
+    """Runs `action()` in a child that dropped to uid/gid; waits for it. Returns its exit code."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return -1
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            code = action() or 0
+        finally:
+            os._exit(code)
     while True:
         try:
-            pid, st = os.waitpid(-1, 0)
+            _, status = os.waitpid(pid, 0)
+            return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
         except ChildProcessError:
-            break
-        if pid == runner_pid:
-            state["alive"] = False
-            status = st
-            break
-    signal.setitimer(signal.ITIMER_REAL, 0, 0)
+            return -1
+        except InterruptedError:
+            continue
 
-    # The runner is gone: nothing of the worker may outlive it.
-    if cfg.get("drop"):
+
+def _kill_uid_but(keep):
+    """As the worker uid: stops every process of the uid, then kills all but `keep`.
+
+    kill(-1, SIGSTOP) reaches every process of the uid at once, so none can
+    fork while the rest are found in /proc and killed. Returns how many died.
+    """
+    import signal
+
+    uid = os.getuid()
+    killed = 0
+    for _ in range(50):
         try:
-            killer = os.fork()
-        except OSError:
-            # No pid left (a fork bomb filled the container's pids limit): the keeper drops to
-            # the worker uid itself (it has nothing left to do as root) and kills from there.
-            killer = None
-        if not killer:
+            os.kill(-1, signal.SIGSTOP)
+        except (ProcessLookupError, PermissionError):
+            pass
+        found = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in (keep, os.getpid()):
+                continue
             try:
-                os.setgroups([])
-                os.setresgid(cfg["gid"], cfg["gid"], cfg["gid"])
-                os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
+                if os.stat(f"/proc/{entry}").st_uid != uid:
+                    continue
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+                if stat[stat.rindex(b")") + 2 :][:1] == b"Z":
+                    continue
+                os.kill(int(entry), signal.SIGKILL)
+                found += 1
+            except (OSError, ValueError):
+                pass
+        if not found:
+            return min(killed, 255)
+        killed += found
+    return min(killed, 255)
+
+
+def _kill_uid_as_root(uid):
+    """Stops, then kills, every process of `uid` found in /proc, until none is left.
+
+    Without a helper under the uid there is no kill(-1) that reaches them all
+    at once: each pass stops what it finds (a stopped process cannot fork),
+    so the passes catch up with a fork bomb, then the stopped ones are killed.
+    """
+    import signal
+
+    def pids():
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.stat(f"/proc/{entry}").st_uid == uid:
+                        found.append(int(entry))
+                except OSError:
+                    pass
+        return found
+
+    import time
+
+    for sig in (signal.SIGSTOP, signal.SIGSTOP, signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids():
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+    # Bounded: every other worker waits on the zygote meanwhile. What is left (stopped, so
+    # harmless) goes with the next worker of the uid (its kill(-1)) or the server's /proc sweep.
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        _reap_nohang()
+        left = pids()
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _descendants(pid):
+    """Every descendant of `pid`, from /proc/PID/task/TID/children."""
+    found = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/children", "rb") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
+class _Zygote:
+    """The fork server: one pre-imported Python per server that forks workers.
+
+    It runs as root when the server does, never runs user code and never reads
+    anything a worker sends (workers talk to the server over a unix socket of
+    their own). Requests from the server, on fd 0, each answered on fd 1:
+
+    - `spawn` {ref, token, config}: forks a worker (see `_child`), answers
+      `spawned` {ref, pid};
+    - `signal` {pid, sig: "INT" | "KILL"}: signals a live worker of ours;
+    - `freeze` {ref, pid}: stops the worker (SIGSTOP; a worker that made us
+      its tracer is detached first) and kills every other process of its uid,
+      answers `frozen` {ref, killed, ok}: nothing it started can run between
+      steps, its own threads included;
+    - `thaw` {pid}: SIGCONT.
+
+    And unasked, `exited` {pid, code, signal} once a worker has died and
+    every process it left is killed and reaped: with a dedicated uid, every
+    process of that uid; in any case every orphan that came back to us (we
+    are a child subreaper).
+    """
+
+    def __init__(self, cfg):
+        import signal
+
+        self.cfg = cfg
+        self.socket_path = cfg["socket"]
+        self.workers = {}
+        self.inbuf = bytearray()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.set_wakeup_fd(self.wake_w)
+
+    def run(self):
+        import select
+
+        _write_frame(1, {"op": "zygote", "pid": os.getpid()})
+        while True:
+            readable, _, _ = select.select([0, self.wake_r], [], [])
+            if self.wake_r in readable:
+                try:
+                    while os.read(self.wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                self.reap()
+            if 0 in readable:
+                data = os.read(0, 1 << 16)
+                if not data:
+                    self.shutdown()
+                self.inbuf += data
+                while len(self.inbuf) >= 4:
+                    size = int.from_bytes(self.inbuf[:4], "big")
+                    if size > _MAX_REQUEST:
+                        self.shutdown()
+                    if len(self.inbuf) < 4 + size:
+                        break
+                    import json
+
+                    request = json.loads(bytes(self.inbuf[4 : 4 + size]))
+                    del self.inbuf[: 4 + size]
+                    self.handle(request)
+
+    def handle(self, request):
+        import signal
+
+        op = request.get("op")
+        pid = request.get("pid")
+        if op == "spawn":
+            self.spawn(request)
+        elif op == "signal" and pid in self.workers:
+            try:
+                os.kill(pid, signal.SIGKILL if request.get("sig") == "KILL" else signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        elif op == "freeze":
+            ok, killed = self.freeze(pid) if pid in self.workers else (False, 0)
+            _write_frame(1, {"op": "frozen", "ref": request.get("ref"), "ok": ok, "killed": killed})
+        elif op == "thaw" and pid in self.workers:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def spawn(self, request):
+        cfg = request["config"]
+        try:
+            pid = os.fork()
+        except OSError as e:
+            _write_frame(1, {"op": "spawned", "ref": request.get("ref"), "pid": None, "error": str(e)})
+            return
+        if pid == 0:
+            self.child(request)
+        self.workers[pid] = {"uid": cfg.get("uid"), "gid": cfg.get("gid"), "drop": bool(cfg.get("drop"))}
+        _write_frame(1, {"op": "spawned", "ref": request.get("ref"), "pid": pid})
+
+    def child(self, request):
+        """In the fork: becomes a worker; never returns."""
+        import signal
+
+        try:
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            # The zygote's pipes to the server are not ours: fds 0-2 go to /dev/null until the
+            # runner puts its output files there.
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.close(devnull)
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            self.workers.clear()
+            self.inbuf = bytearray()
+            _worker(request["config"], self.socket_path, request["token"])
+        finally:
+            os._exit(70)
+
+    def freeze(self, pid):
+        import signal
+        import time
+
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            return False, 0
+        end = time.monotonic() + 2.0
+        stopped = False
+        while time.monotonic() < end:
+            try:
+                got, status = os.waitpid(pid, os.WUNTRACED | os.WNOHANG)
+            except ChildProcessError:
+                return False, 0
+            if got == pid and os.WIFSTOPPED(status):
+                if _traced_by_me(pid):
+                    # A ptrace-stop: let it go as an ordinary, untraced stop.
+                    _ptrace_detach(pid, signal.SIGSTOP)
+                    continue
+                stopped = True
+                break
+            if got == pid:
+                self.ended(pid, status)
+                return False, 0
+            time.sleep(0.0002)
+        if not stopped:
+            return False, 0
+        info = self.workers[pid]
+        if info["drop"] and os.getuid() == 0:
+            killed = _as_uid(info["uid"], info["gid"], lambda: _kill_uid_but(pid))
+        else:
+            killed = 0
+            for _ in range(50):
+                kids = _descendants(pid)
+                if not kids:
+                    break
+                for kid in kids:
+                    try:
+                        os.kill(kid, signal.SIGKILL)
+                        killed += 1
+                    except ProcessLookupError:
+                        pass
+                _reap_nohang()
+        return True, max(killed, 0)
+
+    def reap(self):
+        import signal
+
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid not in self.workers:
+                continue  # an orphan that came back to us
+            if os.WIFSTOPPED(status):
+                # Only a traced worker reports a stop here: it made us its tracer
+                # (PTRACE_TRACEME). Let it go, with the signal it stopped for.
+                sig = os.WSTOPSIG(status)
+                _ptrace_detach(pid, 0 if sig == signal.SIGTRAP else sig)
+                continue
+            if os.WIFCONTINUED(status):
+                continue
+            self.ended(pid, status)
+
+    def ended(self, pid, status):
+        """A worker died: kill what it left, reap, report."""
+        import signal
+
+        info = self.workers.pop(pid)
+        # A newer worker of the same uid was forked after this one was killed: its own
+        # kill(-1), as the uid, at its start, has ended whatever this one left.
+        newer = any(w["uid"] == info["uid"] for w in self.workers.values())
+        if info["drop"] and os.getuid() == 0 and not newer:
+
+            def kill_all():
                 for _ in range(3):
                     try:
                         os.kill(-1, signal.SIGKILL)
                     except ProcessLookupError:
                         break
-            finally:
-                if killer == 0:
-                    os._exit(0)
-        while killer:
-            try:
-                if os.waitpid(killer, 0)[0] == killer:
-                    break
-            except ChildProcessError:
-                break
-    _kill_all_others({"drop": False}, deadline_s=5.0)
 
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+            if _as_uid(info["uid"], info["gid"], kill_all) < 0:
+                # No pid left for a killer (a fork bomb at the pids limit): kill from here.
+                _kill_uid_as_root(info["uid"])
+        self.kill_orphans()
+        if os.WIFSIGNALED(status):
+            code, sig = 128 + os.WTERMSIG(status), os.WTERMSIG(status)
+        else:
+            code, sig = (os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70), None
+        _write_frame(1, {"op": "exited", "pid": pid, "code": code, "signal": sig})
+
+    def kill_orphans(self):
+        """Kills every child of ours that is not a live worker: orphans of dead workers."""
+        import signal
+
+        for kid in _children():
+            if kid in self.workers:
+                continue
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.workers and not os.WIFSTOPPED(status) and not os.WIFCONTINUED(status):
+                self.ended(pid, status)
+
+    def shutdown(self):
+        import signal
+
+        for pid in list(self.workers):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid, info in list(self.workers.items()):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            self.workers.pop(pid, None)
+            if info["drop"] and os.getuid() == 0:
+                _as_uid(info["uid"], info["gid"], lambda: _kill_uid_but(-1) and 0)
+        self.kill_orphans()
+        os._exit(0)
+
+
+def _zygote(cfg):
+    import signal
+
+    os.setsid()
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    # If the server dies, so does the zygote, and with it (PR_SET_PDEATHSIG) every worker.
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != cfg["parent_pid"]:
+        os._exit(0)
+    import importlib
+
+    for name in _PRELOAD:
         try:
-            signal.signal(sig, signal.SIG_DFL)
-        except (OSError, ValueError):
+            importlib.import_module(name)
+        except ImportError:
             pass
-        try:
-            os.kill(os.getpid(), sig)
-        except OSError:
-            pass
-        os._exit(128 + sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
+    import gc
+
+    # What the zygote holds never needs collecting in a worker: left out of its collections,
+    # its pages are not written to (and copied) by a worker's garbage collector.
+    gc.collect()
+    gc.freeze()
+    _Zygote(cfg).run()
 
 
 # --- runner setup --------------------------------------------------------------
@@ -365,15 +723,11 @@ def _remove_tree(path):
             pass
 
 
-def _clear_episode_files(cfg):
-    """Removes earlier episodes' folders and (with a dedicated uid) the worker's files in shared temp folders."""
-    parent = cfg["work_parent"]
-    for name in os.listdir(parent):
-        _remove_tree(os.path.join(parent, name))
-    if not cfg.get("drop"):
-        return
-    uid = os.getuid()
-    for folder in cfg.get("sweep", []):
+def _owned_entries(folders, uid):
+    """Paths in `folders` owned by `uid`. Run before the drop: root owns the shared temp
+    folders, so it can list them even where workers cannot (a sealed /dev/shm, 1733)."""
+    found = []
+    for folder in folders:
         try:
             entries = list(os.scandir(folder))
         except OSError:
@@ -381,9 +735,25 @@ def _clear_episode_files(cfg):
         for entry in entries:
             try:
                 if entry.stat(follow_symlinks=False).st_uid == uid:
-                    _remove_tree(entry.path)
+                    found.append(entry.path)
             except OSError:
                 pass
+    return found
+
+
+def _clear_episode_files(cfg, leftovers=None):
+    """Removes earlier episodes' folders and (with a dedicated uid) the worker's files in
+    shared temp folders (`leftovers`, found before the drop) and its IPC objects."""
+    parent = cfg["work_parent"]
+    for name in os.listdir(parent):
+        _remove_tree(os.path.join(parent, name))
+    if not cfg.get("drop"):
+        return
+    uid = os.getuid()
+    if leftovers is None:
+        leftovers = _owned_entries(cfg.get("sweep", []), uid)
+    for path in leftovers:
+        _remove_tree(path)
     _remove_ipc_objects(uid)
 
 
@@ -394,9 +764,11 @@ def _remove_ipc_objects(uid):
     to the next one, or to the next session given the same uid.
     """
     try:
-        import ctypes
+        libc = _libc.get("ipc")
+        if libc is None:
+            import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
+            libc = _libc["ipc"] = ctypes.CDLL(None, use_errno=True)
     except Exception:
         return
     kinds = [
@@ -437,6 +809,7 @@ def _apply_rlimits(cfg):
         ("fsize", resource.RLIMIT_FSIZE),
         ("nofile", resource.RLIMIT_NOFILE),
         ("core", resource.RLIMIT_CORE),
+        ("stack", resource.RLIMIT_STACK),
     ]
     if limits.get("nproc") is not None:
         table.append(("nproc", resource.RLIMIT_NPROC))
@@ -447,6 +820,154 @@ def _apply_rlimits(cfg):
         resource.setrlimit(which, (value, value))
         applied[name] = resource.getrlimit(which)[1]
     return applied
+
+
+def _setup_runner(cfg, cfd):
+    """Everything between fork and the first user code; returns the runner."""
+    import signal
+
+    for sig in (signal.SIGUSR1, signal.SIGTERM, signal.SIGALRM):
+        signal.signal(sig, signal.SIG_DFL)
+    os.setsid()
+    facts = {"pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgid(0)}
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(cfg["oom_score_adj"]))
+        with open("/proc/self/oom_score_adj") as f:
+            facts["oom_score_adj"] = int(f.read())
+    except OSError:
+        facts["oom_score_adj"] = None
+    facts["subreaper"] = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    facts["no_new_privs"] = _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    out_fd = err_fd = None
+    if cfg["mode"] == "run":
+        out_fd = os.open(cfg["out_path"], flags)
+        err_fd = os.open(cfg["err_path"], flags)
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+
+    zygote = os.getppid()
+    leftovers = None
+    if cfg.get("drop") and (cfg.get("fresh") or cfg["mode"] == "reap") and os.getuid() == 0:
+        leftovers = _owned_entries(cfg.get("sweep", []), cfg["uid"])
+    if cfg.get("drop"):
+        _drop_privileges(cfg)
+    else:
+        _ensure_work_parent(cfg)
+    # Credentials changed: the parent-death signal is set now, so that it stays set.
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != zygote:
+        raise _Fatal("The zygote is gone")
+    facts["uid"] = os.getuid()
+    facts["gid"] = os.getgid()
+    facts["groups"] = os.getgroups()
+
+    if cfg.get("drop"):
+        # Whatever a dead worker of this uid left behind goes now.
+        for _ in range(2):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                break
+        _reap_nohang()
+    if cfg.get("fresh") or cfg["mode"] == "reap":
+        _clear_episode_files(cfg, leftovers)
+    if cfg["mode"] == "reap":
+        return None, facts
+
+    work = os.path.join(cfg["work_parent"], cfg["work_name"])
+    try:
+        os.mkdir(work, 0o700)
+    except FileExistsError:
+        pass
+    os.chmod(work, 0o700)
+    os.chdir(work)
+    facts["cwd"] = os.getcwd()
+    facts["tmp"] = _private_tmp(cfg)
+    stdlib = os.path.dirname(os.__file__)
+    if not os.access(stdlib, os.R_OK | os.X_OK):
+        raise _Fatal(f"Python's standard library at {stdlib} is not readable by uid {os.getuid()}")
+
+    # User code gets /dev/null and the output files; the control socket is a private fd.
+    os.dup2(devnull, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+
+    # Import what a step needs before user code can shadow modules or use up memory.
+    import ast  # noqa: F401
+    import faulthandler
+    import io  # noqa: F401
+    import json  # noqa: F401
+    import linecache  # noqa: F401
+    import select  # noqa: F401
+    import time  # noqa: F401
+    import traceback  # noqa: F401
+    import types  # noqa: F401
+
+    runner = _Runner(cfg, cfd, cfd)
+    runner.out_fd = out_fd
+    runner.err_fd = err_fd
+    for fd in (out_fd, err_fd):
+        _reserve(fd, runner.cap)
+    runner.devnull = devnull
+    faulthandler.enable(file=2, all_threads=True)
+    facts["rlimits"] = _apply_rlimits(cfg)
+    sys.path.insert(0, "")
+    facts["python"] = sys.version.split()[0]
+    facts["executable"] = sys.executable
+    return runner, facts
+
+
+def _private_tmp(cfg):
+    """The episode's own temp folder and home (TMPDIR, HOME), 0700, and umask 077.
+
+    Beside the work folder, under the session's parent folder, so that no
+    other session can list or read what the code puts in its temp files.
+    """
+    path = os.path.join(cfg["work_parent"], cfg["work_name"] + ".tmp")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    os.chmod(path, 0o700)
+    os.umask(0o077)
+    os.environ["TMPDIR"] = path
+    os.environ["HOME"] = path
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile.tempdir = None
+    return path
+
+
+def _worker(cfg, socket_path, token):
+    """A fresh fork of the zygote becomes one worker: connects, locks down, serves."""
+    import socket
+
+    cfd = None
+    try:
+        # Connected while still root: the socket's folder is the server's alone.
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(socket_path)
+        cfd = sock.detach()
+        _write_frame(cfd, {"op": "hello", "token": token})
+        runner, facts = _setup_runner(cfg, cfd)
+    except BaseException as e:  # noqa: BLE001
+        message = str(e) if isinstance(e, _Fatal) else f"{type(e).__name__}: {e}"
+        try:
+            if cfd is not None:
+                _write_frame(cfd, {"op": "fatal", "message": message})
+        finally:
+            os._exit(70)
+    if runner is None:
+        _write_frame(cfd, {"op": "reaped", **facts})
+        os._exit(0)
+    _write_frame(cfd, {"op": "ready", **facts})
+    runner.serve()
+    os._exit(0)
+
+
+# --- runner (steps) -------------------------------------------------------------
 
 
 class _Sink(io.RawIOBase):
@@ -642,13 +1163,53 @@ class _Runner:
         }
 
     def handle_exec(self, request):
+        ended = _pending_fatal_signal()
+        if ended:
+            # A signal sent while idle (an alarm set by an earlier step) ends this worker
+            # before the code runs: the server runs the code in a fresh one.
+            return {"op": "ended", "signal": ended}
         self.prepare()
         exit_code = self.exec_cell(str(request.get("code", "")))
         self.flush_user_streams()
-        killed = _kill_all_others(self.cfg)
-        return self.finish(exit_code, killed)
+        killed = _end_of_step_sweep(self.cfg)
+        reply = self.finish(exit_code, killed)
+        # Empty between steps: a worker that dies before its next step reports nothing stale.
+        self.clear_output()
+        return reply
+
+    def handle_warm(self):
+        """Runs the step machinery once on throwaway code, in a throwaway namespace, so
+        that a spare worker takes its copy-on-write page faults before it is handed out."""
+        import ast
+
+        self.prepare()
+        tree = compile("_w = [i for i in range(8)]\n_w", "<warm>", "exec", ast.PyCF_ONLY_AST)
+        exec(compile(tree, "<warm>", "exec"), {"__builtins__": __builtins__})
+        self.flush_user_streams()
+        _end_of_step_sweep(self.cfg)
+        self.finish(0, 0)
+        self.clear_output()
+        return {"op": "warm"}
+
+    def clear_output(self):
+        for fd in (self.out_fd, self.err_fd):
+            try:
+                if os.fstat(fd).st_size:
+                    os.ftruncate(fd, 0)
+                    _reserve(fd, self.cap)
+            except OSError:
+                pass
 
     def handle_call(self, request):
+        import signal
+
+        ended = _pending_fatal_signal()
+        if ended:
+            return {"op": "ended", "signal": ended}
+        # Signals were blocked while idle: the call must be interruptible like a step.
+        if signal.getsignal(signal.SIGINT) != self.on_sigint:
+            signal.signal(signal.SIGINT, self.on_sigint)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
         self.in_user = True
         try:
             reply = _grader_call(self.ns, request)
@@ -656,11 +1217,16 @@ class _Runner:
             self.in_user = False
         if os.getpid() != self.pid:
             os._exit(0)
-        reply["killed"] = _kill_all_others(self.cfg)
+        reply["killed"] = _end_of_step_sweep(self.cfg)
         return reply
 
     def serve(self):
+        import signal
+
         while True:
+            # Idle: no signal handler of user code may run (and fork) between steps. What
+            # arrives waits for the next step, or ends the worker there (see handle_exec).
+            signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
             try:
                 request = _read_frame(self.cin)
             except EOFError:
@@ -673,6 +1239,8 @@ class _Runner:
                     reply = self.handle_call(request)
                 elif op == "ping":
                     reply = {"op": "pong"}
+                elif op == "warm":
+                    reply = self.handle_warm()
                 else:
                     reply = {"op": "error", "message": f"Unknown op {op!r}"}
             except KeyboardInterrupt:
@@ -684,6 +1252,64 @@ class _Runner:
                     reply = {"op": "error", "message": "Interrupted"}
             reply["id"] = request.get("id") if isinstance(request, dict) else None
             _write_frame(self.cout, reply)
+            if reply.get("op") == "ended":
+                os._exit(128 + reply["signal"])
+
+
+# --- end of step ---------------------------------------------------------------------
+
+_ALL_SIGNALS = set(range(1, 65)) - {9, 19}
+
+# Signals whose default action ends a process.
+_FATAL_BY_DEFAULT = {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31} | set(
+    range(34, 65)
+)
+
+
+def _pending_fatal_signal():
+    """A signal that arrived while idle and would end the worker when unblocked, or 0."""
+    import signal
+
+    try:
+        pending = signal.sigpending()
+    except OSError:
+        return 0
+    for sig in sorted(pending):
+        try:
+            handler = signal.getsignal(sig)
+        except (ValueError, OSError):
+            continue
+        if int(sig) in _FATAL_BY_DEFAULT and handler in (signal.SIG_DFL, None):
+            return int(sig)
+    return 0
+
+
+def _end_of_step_sweep(cfg):
+    """Kills every other process of the worker and removes its System V IPC objects.
+
+    Shared memory segments, message queues and semaphores outlive their
+    makers and hold memory every session needs: none is kept between steps.
+    Neither are POSIX message queues (/dev/mqueue).
+    """
+    killed = _kill_all_others(cfg)
+    if cfg.get("drop") and os.getuid() == cfg["uid"] and os.getuid() != 0:
+        _remove_ipc_objects(os.getuid())
+        _remove_own_entries("/dev/mqueue")
+    return killed
+
+
+def _remove_own_entries(folder):
+    uid = os.getuid()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.stat(follow_symlinks=False).st_uid == uid:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 # --- grader calls (issue 11) ---------------------------------------------------
@@ -848,95 +1474,7 @@ def _thread_count():
         return 0
 
 
-def _setup_runner(cfg):
-    """Everything between fork and the first user code; returns the runner."""
-    import signal
-
-    for sig in (signal.SIGUSR1, signal.SIGTERM, signal.SIGALRM):
-        signal.signal(sig, signal.SIG_DFL)
-    os.setsid()
-    facts = {"pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgid(0)}
-    try:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(cfg["oom_score_adj"]))
-        with open("/proc/self/oom_score_adj") as f:
-            facts["oom_score_adj"] = int(f.read())
-    except OSError:
-        facts["oom_score_adj"] = None
-    facts["subreaper"] = _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    facts["no_new_privs"] = _prctl(PR_SET_NO_NEW_PRIVS, 1)
-
-    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-    out_fd = err_fd = None
-    if cfg["mode"] == "run":
-        out_fd = os.open(cfg["out_path"], flags)
-        err_fd = os.open(cfg["err_path"], flags)
-    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-
-    if cfg.get("drop"):
-        _drop_privileges(cfg)
-    else:
-        _ensure_work_parent(cfg)
-    facts["uid"] = os.getuid()
-    facts["gid"] = os.getgid()
-    facts["groups"] = os.getgroups()
-
-    if cfg.get("drop"):
-        # Whatever a dead worker of this uid left behind goes now.
-        for _ in range(2):
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                break
-        _reap_nohang()
-    if cfg.get("fresh") or cfg["mode"] == "reap":
-        _clear_episode_files(cfg)
-    if cfg["mode"] == "reap":
-        return None, facts
-
-    work = os.path.join(cfg["work_parent"], cfg["work_name"])
-    try:
-        os.mkdir(work, 0o700)
-    except FileExistsError:
-        pass
-    os.chmod(work, 0o700)
-    os.chdir(work)
-    facts["cwd"] = os.getcwd()
-    stdlib = os.path.dirname(os.__file__)
-    if not os.access(stdlib, os.R_OK | os.X_OK):
-        raise _Fatal(f"Python's standard library at {stdlib} is not readable by uid {os.getuid()}")
-
-    # Control pipes move to private fds; user code gets /dev/null and the output files.
-    cin = os.dup(0)
-    cout = os.dup(1)
-    _control["out"] = cout
-    os.dup2(devnull, 0)
-    os.dup2(out_fd, 1)
-    os.dup2(err_fd, 2)
-
-    # Import what a step needs before user code can shadow modules or use up memory.
-    import ast  # noqa: F401
-    import faulthandler
-    import io  # noqa: F401
-    import json  # noqa: F401
-    import linecache  # noqa: F401
-    import select  # noqa: F401
-    import time  # noqa: F401
-    import traceback  # noqa: F401
-    import types  # noqa: F401
-
-    runner = _Runner(cfg, cin, cout)
-    runner.out_fd = out_fd
-    runner.err_fd = err_fd
-    for fd in (out_fd, err_fd):
-        _reserve(fd, runner.cap)
-    runner.devnull = devnull
-    faulthandler.enable(file=2, all_threads=True)
-    facts["rlimits"] = _apply_rlimits(cfg)
-    sys.path.insert(0, "")
-    facts["python"] = sys.version.split()[0]
-    facts["executable"] = sys.executable
-    return runner, facts
+# --- main ------------------------------------------------------------------------
 
 
 def _main():
@@ -944,28 +1482,7 @@ def _main():
     # children) must not reach user code: only the three pipes from the server stay.
     os.closerange(3, 1 << 20)
     cfg = _read_frame(0)
-    os.setsid()
-    if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
-        pass
-    runner_pid = os.fork()
-    if runner_pid:
-        os.close(0)
-        os.close(1)
-        _keeper(cfg, runner_pid)
-        return
-    try:
-        runner, facts = _setup_runner(cfg)
-    except BaseException as e:  # noqa: BLE001
-        message = str(e) if isinstance(e, _Fatal) else f"{type(e).__name__}: {e}"
-        try:
-            _write_frame(_control["out"], {"op": "fatal", "message": message})
-        finally:
-            os._exit(70)
-    if runner is None:
-        _write_frame(1, {"op": "reaped", **facts})
-        os._exit(0)
-    _write_frame(runner.cout, {"op": "ready", **facts})
-    runner.serve()
+    _zygote(cfg)
 
 
 _main()

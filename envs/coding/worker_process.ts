@@ -1,18 +1,21 @@
 /**
- * One Python worker as seen from Deno: the keeper process this module
- * spawns, and the runner the keeper forks (see runner.py). Everything here is
- * async: the server's event loop never waits on the worker.
+ * One Python worker as seen from Deno: a runner the zygote forked (see
+ * zygote.ts and runner.py), talking over its own unix socket. Everything
+ * here is async: the server's event loop never waits on the worker.
  *
- * Deno only ever signals the keeper, its own child, whose pid cannot be
- * reused while Deno has not reaped it: SIGUSR1 asks the keeper to interrupt
- * the runner (SIGINT), SIGTERM asks it to kill the runner (SIGKILL). The
- * keeper then kills everything the worker left, reaps it, and exits with the
- * runner's own status.
+ * Deno never signals the runner itself: the zygote, its parent, does it on
+ * request, so no pid is ever signalled after it was reused. When the runner
+ * dies, the zygote kills everything the worker left, reaps it, and reports
+ * the runner's own status.
  *
  * @module
  */
 import { WorkerProtocolError, WorkerStartError } from "./errors.ts";
-import { encodeFrame, encodeRawFrame, FrameDecoder } from "./frames.ts";
+import { FrameChannel } from "./frame_channel.ts";
+import { startTime } from "./procfs.ts";
+import { describeStatus, type ExitStatus, Zygote } from "./zygote.ts";
+
+export { describeStatus, type ExitStatus };
 
 /** The config frame the runner reads (snake_case, as Python reads it). */
 export interface WorkerConfig {
@@ -24,8 +27,6 @@ export interface WorkerConfig {
   uid: number;
   /** Worker gid (when `drop`). */
   gid: number;
-  /** Pid of this server: the keeper kills the worker if it is reparented away from it. */
-  parent_pid: number;
   /** Folder holding the episode folders (created by the runner: root-owned, group = gid, 0770). */
   work_parent: string;
   /** Name of this episode's folder inside `work_parent` (created by the worker, 0700). */
@@ -45,6 +46,7 @@ export interface WorkerConfig {
     fsize: number;
     nofile: number;
     core: number;
+    stack: number;
     nproc?: number | null;
   };
   /** Value written to /proc/self/oom_score_adj. */
@@ -75,6 +77,8 @@ export interface ReadyInfo {
   no_new_privs: boolean;
   /** The episode folder. */
   cwd: string;
+  /** The episode's private temp folder ($TMPDIR and $HOME, 0700). */
+  tmp: string;
   /** Hard limits read back. */
   rlimits: Record<string, number>;
   /** Python version. */
@@ -83,57 +87,19 @@ export interface ReadyInfo {
   executable: string;
 }
 
-/** How the worker ended: the runner's own status, mirrored by the keeper. */
-export interface ExitStatus {
-  /** Exit code (128 + n when killed by signal n). */
-  code: number;
-  /** The signal that killed it, if any. */
-  signal: Deno.Signal | null;
-}
-
 /** Options of {@link WorkerProcess.start}. */
 export interface WorkerStartOptions {
   /** Absolute path of the interpreter. */
   python: string;
   /** The config frame. */
   config: WorkerConfig;
-  /** Working folder of the keeper (the session folder). */
-  cwd: string;
+  /** Where the zygote's socket folder goes (the session folders' parent). */
+  tempDir?: string;
   /** Milliseconds to wait for `ready` (or `reaped`). */
   timeoutMs: number;
   /** Largest frame accepted from the runner, in bytes. */
   maxFrameBytes: number;
 }
-
-/** Runs the runner's source, sent as the first frame on fd 0. */
-const BOOTSTRAP = `import os
-def r(n):
-    b = b""
-    while len(b) < n:
-        c = os.read(0, n - len(b))
-        if not c:
-            raise SystemExit(70)
-        b += c
-    return b
-exec(compile(r(int.from_bytes(r(4), "big")), "envtorch_runner.py", "exec"))
-`;
-
-const RUNNER_URL = new URL("./runner.py", import.meta.url);
-let runnerSource: Promise<Uint8Array> | undefined;
-
-function loadRunner(): Promise<Uint8Array> {
-  return runnerSource ??=
-    (RUNNER_URL.protocol === "file:"
-      ? Deno.readFile(RUNNER_URL)
-      : fetch(RUNNER_URL).then(async (res) => new Uint8Array(await res.arrayBuffer())))
-      .catch((error) => {
-        runnerSource = undefined;
-        throw error;
-      });
-}
-
-const DIAGNOSTICS_BYTES = 8192;
-const MAX_QUEUED_MESSAGES = 4;
 
 /** A timer as a promise, with a way to cancel it. */
 export function delay(ms: number): { promise: Promise<"timeout">; cancel(): void } {
@@ -144,69 +110,58 @@ export function delay(ms: number): { promise: Promise<"timeout">; cancel(): void
   return { promise, cancel: () => clearTimeout(id) };
 }
 
-/** A spawned keeper + runner pair. */
+/** A runner forked by the zygote. */
 export class WorkerProcess {
-  /** The keeper's pid (Deno's child). */
-  readonly keeperPid: number;
-  /** Resolves with the runner's status once the keeper has cleaned up and exited. */
+  /** The runner's parent: the zygote's pid. */
+  readonly parentPid: number;
+  /** The runner's pid. */
+  readonly pid: number;
+  /** Resolves with the runner's status once the zygote has cleaned up after it. */
   readonly exited: Promise<ExitStatus>;
-  #child: Deno.ChildProcess;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #decoder: FrameDecoder;
-  #messages: Record<string, unknown>[] = [];
-  #waiters: { resolve(m: Record<string, unknown> | null): void; reject(e: unknown): void }[] = [];
-  #eof = false;
-  #failure?: WorkerProtocolError;
-  #pumped: Promise<void>;
-  #diag = "";
-  #diagDone: Promise<void>;
+  #zygote: Zygote;
+  #conn: Deno.UnixConn;
+  #channel: FrameChannel;
   #status?: ExitStatus;
   #stopping?: Promise<ExitStatus>;
+  #frozen = false;
+  #released = false;
+  /** The runner's start time: with its pid, names it even after the pid is reused. */
+  #start?: string;
 
-  private constructor(child: Deno.ChildProcess, maxFrameBytes: number) {
-    this.#child = child;
-    this.keeperPid = child.pid;
-    this.#writer = child.stdin.getWriter();
-    this.#reader = child.stdout.getReader();
-    this.#decoder = new FrameDecoder(maxFrameBytes);
-    this.exited = child.status.then((s) => {
-      this.#status = { code: s.code, signal: s.signal };
-      return this.#status;
+  private constructor(
+    zygote: Zygote,
+    spawned: { pid: number; conn: Deno.UnixConn; exited: Promise<ExitStatus> },
+    maxFrameBytes: number,
+  ) {
+    this.#zygote = zygote;
+    this.parentPid = zygote.pid;
+    this.pid = spawned.pid;
+    this.#conn = spawned.conn;
+    this.#channel = new FrameChannel(spawned.conn.readable, spawned.conn.writable, {
+      maxFrameBytes,
     });
-    this.#pumped = this.#pump();
-    this.#diagDone = this.#collectDiagnostics(child.stderr);
+    this.exited = spawned.exited.then((status) => {
+      this.#status = status;
+      return status;
+    });
   }
 
   /**
-   * Spawns the keeper, sends the runner and its config, and waits for the
+   * Has the zygote fork a worker with its config, and waits for the
    * runner's first message: `ready` in run mode, `reaped` in reap mode.
    */
   static async start(
     options: WorkerStartOptions,
   ): Promise<{ worker: WorkerProcess; first: Record<string, unknown> }> {
-    const source = await loadRunner();
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(options.python, {
-        args: ["-I", "-B", "-u", "-c", BOOTSTRAP],
-        cwd: options.cwd,
-        clearEnv: true,
-        env: {},
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-    } catch (error) {
-      throw new WorkerStartError(
-        `Cannot start the Python worker ${options.python}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-    const worker = new WorkerProcess(child, options.maxFrameBytes);
+    const zygote = await Zygote.acquire(options.python, options.tempDir);
+    let worker: WorkerProcess | undefined;
     const timer = delay(options.timeoutMs);
     try {
-      await worker.send(encodeRawFrame(source), encodeFrame(options.config));
+      const spawned = await zygote.spawn(
+        options.config as unknown as Record<string, unknown>,
+        options.timeoutMs,
+      );
+      worker = new WorkerProcess(zygote, spawned, options.maxFrameBytes);
       const first = await Promise.race([worker.receive(), timer.promise]);
       if (first === "timeout") {
         throw new WorkerStartError(
@@ -228,10 +183,12 @@ export class WorkerProcess {
           `Python worker sent ${JSON.stringify(first.op)} instead of ${expected}`,
         );
       }
+      worker.#start = await startTime(worker.pid);
       return { worker, first };
     } catch (error) {
-      await worker.stop();
-      const diagnostics = worker.diagnostics();
+      if (worker) await worker.stop();
+      else await zygote.release();
+      const diagnostics = zygote.diagnostics;
       if (error instanceof WorkerStartError) {
         throw new WorkerStartError(
           diagnostics ? `${error.message}\n${diagnostics}` : error.message,
@@ -249,133 +206,109 @@ export class WorkerProcess {
     }
   }
 
-  /** The keeper's status once it has exited, else undefined. */
+  /** The runner's status once it has died and been cleaned up after, else undefined. */
   get status(): ExitStatus | undefined {
     return this.#status;
   }
 
-  /** Writes frames to the runner (as bytes, or messages to encode). */
+  /** Whether the runner is stopped between steps (see {@link freeze}). */
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
+  /** Writes frames to the runner (as bytes, or messages to encode); thaws it first. */
   async send(...frames: (Uint8Array | Record<string, unknown>)[]): Promise<void> {
-    for (const frame of frames) {
-      await this.#writer.write(frame instanceof Uint8Array ? frame : encodeFrame(frame));
+    if (this.#frozen) {
+      this.#frozen = false;
+      this.#zygote.thaw(this.pid);
+    }
+    await this.#channel.send(...frames);
+  }
+
+  /**
+   * The next message from the runner, or null once its socket has closed.
+   * Rejects with WorkerProtocolError if the runner broke the protocol.
+   */
+  receive(): Promise<Record<string, unknown> | null> {
+    return this.#channel.receive();
+  }
+
+  /**
+   * Interrupts the runner (SIGINT): straight from the server when the pid
+   * still names the runner (the zygote may be slow to get the CPU while a
+   * step hogs it), else through the zygote.
+   */
+  interrupt(): void {
+    if (this.#status) return;
+    void this.#direct("SIGINT").then((sent) => {
+      if (!sent) this.#zygote.signal(this.pid, "INT");
+    });
+  }
+
+  /** Signals the runner from here, if its pid still names it; returns whether it did. */
+  async #direct(signal: "SIGINT" | "SIGKILL"): Promise<boolean> {
+    if (this.#status || !this.#start || await startTime(this.pid) !== this.#start) return false;
+    try {
+      Deno.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false;
     }
   }
 
   /**
-   * The next message from the runner, or null once its pipe has closed.
-   * Rejects with WorkerProtocolError if the runner broke the protocol.
+   * Stops the runner (SIGSTOP) and kills every other process of the worker,
+   * until the next {@link send}: for a step that left threads running in
+   * the runner, which could start processes after the step. Returns how
+   * many processes were killed, or undefined if it could not freeze.
    */
-  receive(): Promise<Record<string, unknown> | null> {
-    const message = this.#messages.shift();
-    if (message) return Promise.resolve(message);
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#eof) return Promise.resolve(null);
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
-  }
-
-  /** Asks the keeper to interrupt the runner (SIGINT). */
-  interrupt(): void {
-    this.#signal("SIGUSR1");
+  async freeze(): Promise<number | undefined> {
+    if (this.#status) return undefined;
+    const { ok, killed } = await this.#zygote.freeze(this.pid);
+    if (ok) this.#frozen = true;
+    return ok ? killed : undefined;
   }
 
   /**
-   * Kills the runner through the keeper, waits until the keeper has cleaned
-   * up and exited, and closes the pipes. Kills the keeper itself if it does
-   * not exit within `graceMs`. Safe to call twice.
+   * Kills the runner through the zygote, waits until the zygote has cleaned
+   * up after it, and closes the socket. Safe to call twice.
    */
   stop(graceMs = 5000): Promise<ExitStatus> {
     return this.#stopping ??= (async () => {
-      if (!this.#status) this.#signal("SIGTERM");
+      if (!this.#status) {
+        this.#zygote.signal(this.pid, "KILL");
+        await this.#direct("SIGKILL");
+      }
       const timer = delay(graceMs);
       const first = await Promise.race([this.exited, timer.promise]);
       timer.cancel();
-      if (first === "timeout") this.#signal("SIGKILL");
-      const status = await this.exited;
-      await this.#writer.close().catch(() => {});
-      // Orphans of a keeper that had to be killed may hold the pipes: stop reading after a while.
-      const drained = delay(1000);
-      const done = await Promise.race([
-        Promise.all([this.#pumped, this.#diagDone]),
-        drained.promise,
-      ]);
-      drained.cancel();
-      if (done === "timeout") {
-        await this.#reader.cancel().catch(() => {});
-        await Promise.all([this.#pumped, this.#diagDone]);
+      let status: ExitStatus;
+      if (first === "timeout") {
+        status = { code: 137, signal: "SIGKILL" };
+        this.#status = status;
+      } else status = first;
+      try {
+        this.#conn.close();
+      } catch {
+        // Closed already.
+      }
+      await this.#channel.ended;
+      if (!this.#released) {
+        this.#released = true;
+        await this.#zygote.release();
       }
       return status;
     })();
   }
 
-  /** The last lines the keeper or the runner wrote to stderr before user code ran. */
+  /** What the zygote wrote to stderr: its own failures, never the worker's. */
   diagnostics(): string {
-    return this.#diag.trim();
-  }
-
-  #signal(signal: Deno.Signal): void {
-    if (this.#status) return;
-    try {
-      this.#child.kill(signal);
-    } catch {
-      // Already exited.
-    }
-  }
-
-  async #pump(): Promise<void> {
-    try {
-      while (true) {
-        const { done, value } = await this.#reader.read();
-        if (done) break;
-        for (const message of this.#decoder.push(value)) this.#deliver(message);
-      }
-      if (this.#decoder.buffered > 0) {
-        this.#failure = new WorkerProtocolError("Python worker closed its pipe mid-frame");
-      }
-    } catch (error) {
-      this.#failure = error instanceof WorkerProtocolError ? error : new WorkerProtocolError(
-        `Cannot read from the Python worker: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-      await this.#reader.cancel().catch(() => {});
-    } finally {
-      this.#eof = true;
-      for (const waiter of this.#waiters.splice(0)) {
-        if (this.#failure) waiter.reject(this.#failure);
-        else waiter.resolve(null);
-      }
-    }
-  }
-
-  #deliver(message: Record<string, unknown>): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter.resolve(message);
-    else if (this.#messages.length < MAX_QUEUED_MESSAGES) this.#messages.push(message);
-    else {
-      // The runner answers one request with one frame: a flood is an attack on the server's memory.
-      throw new WorkerProtocolError(
-        `Python worker sent more than ${MAX_QUEUED_MESSAGES} frames nobody asked for`,
-      );
-    }
+    return this.#zygote.diagnostics;
   }
 
   /** Frames received and not yet taken by {@link receive}. */
   get unread(): number {
-    return this.#messages.length;
-  }
-
-  async #collectDiagnostics(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of stream) {
-        this.#diag = (this.#diag + decoder.decode(chunk, { stream: true })).slice(
-          -DIAGNOSTICS_BYTES,
-        );
-      }
-    } catch {
-      // The pipe broke: what we have is what there is.
-    }
+    return this.#channel.unread;
   }
 }
 
@@ -400,8 +333,3 @@ export const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
   SIGXFSZ: 25,
   SIGSYS: 31,
 };
-
-/** "exit code 3" or "signal SIGSEGV". */
-export function describeStatus(status: ExitStatus): string {
-  return status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
-}

@@ -270,7 +270,7 @@ export const hostileCases: HostileCase[] = [
         "n = 0",
         "try:",
         "    while True:",
-        "        where = '/tmp' if n % 2 else '.'",
+        "        where = os.environ['TMPDIR'] if n % 2 else '.'",
         "        with open(f'{where}/fill{n}', 'wb') as f:",
         "            f.write(b'\\0' * (32 << 20))",
         "        n += 1",
@@ -288,12 +288,16 @@ export const hostileCases: HostileCase[] = [
       assert.match(full.stderr, /No space left on device/);
       await other.env.close();
       await assertHealthy(ep.baseUrl);
-      // A new episode removes the files it left, in its folder and in /tmp.
+      // A new episode removes the files it left, in its folder and its temp folder (in the
+      // background: the space comes back within moments).
       await ep.reset();
-      const after = await ep.step(
-        "import glob\nprint(len(glob.glob('/tmp/fill*')))\n_ = open('f', 'wb').write(b'\\0' * (1 << 20))",
-      );
-      assert.deepEqual([after.stdout, after.stderr], ["0\n", ""]);
+      let after: CodeObservation | undefined;
+      for (let i = 0; i < 30; i++) {
+        after = await ep.step("_ = open('f', 'wb').write(b'\\0' * (1 << 20))\nprint('written')");
+        if (after.stdout === "written\n") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual([after?.stdout, after?.stderr], ["written\n", ""]);
       await ep.assertRecovered();
     },
   },
@@ -481,7 +485,14 @@ export const hostileCases: HostileCase[] = [
   {
     name: "rlimits cannot be raised",
     async run(ep) {
-      const limits = ["RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE"];
+      const limits = [
+        "RLIMIT_AS",
+        "RLIMIT_CPU",
+        "RLIMIT_FSIZE",
+        "RLIMIT_NOFILE",
+        "RLIMIT_CORE",
+        "RLIMIT_STACK",
+      ];
       if (ep.isolation?.rlimits.nproc) limits.push("RLIMIT_NPROC");
       for (const limit of limits) {
         const obs = await ep.step(
@@ -501,7 +512,10 @@ export const hostileCases: HostileCase[] = [
           "import ctypes, os",
           "secret = 'episode one'",
           "open('notes.txt', 'w').write('x')",
-          `open('/tmp/envtorch-ep1-${tag}', 'w').write('x')`,
+          "try:",
+          `    open('/tmp/envtorch-ep1-${tag}', 'w').write('x')`,
+          "except PermissionError:",
+          "    pass  # /tmp is closed to workers in the container",
           `open('/dev/shm/envtorch-ep1-${tag}', 'w').write('x')`,
           "if os.path.ismount('/dev/mqueue'):",
           `    open('/dev/mqueue/envtorch-ep1-${tag.slice(0, 8)}', 'w')`,
@@ -511,23 +525,230 @@ export const hostileCases: HostileCase[] = [
         ].join("\n"),
       );
       const firstDir = ep.workDir;
+      const firstUid = ep.uid;
       await ep.reset();
       assert.notEqual(ep.workDir, firstDir);
-      const obs = await ep.step(
-        [
-          "import os",
-          "mq = os.listdir('/dev/mqueue') if os.path.ismount('/dev/mqueue') else []",
-          `print(os.listdir('.'), os.path.exists(${JSON.stringify(firstDir)}),`,
-          `      os.path.exists('/tmp/envtorch-ep1-${tag}'), os.path.exists('/dev/shm/envtorch-ep1-${tag}'),`,
-          `      [m for m in mq if m.startswith('envtorch-ep1-${tag.slice(0, 8)}')])`,
-          "mine = lambda kind: [l for l in open(f'/proc/sysvipc/{kind}').read().splitlines()[1:]",
-          "                     if str(os.getuid()) in l.split()]",
-          "print(mine('shm'), mine('msg'))",
-          "secret",
-        ].join("\n"),
-      );
+      const check = [
+        "import os",
+        "def mq():",
+        "    try:",
+        `        return [m for m in os.listdir('/dev/mqueue') if m.startswith('envtorch-ep1-${
+          tag.slice(0, 8)
+        }')]`,
+        "    except OSError:",
+        `        return [] if not os.path.exists('/dev/mqueue/envtorch-ep1-${
+          tag.slice(0, 8)
+        }') else ['left']`,
+        `print(os.listdir('.'), os.path.exists(${JSON.stringify(firstDir)}),`,
+        `      os.path.exists('/tmp/envtorch-ep1-${tag}'), os.path.exists('/dev/shm/envtorch-ep1-${tag}'), mq())`,
+        // The first episode's uid: a reset may hand the session a spare worker of another uid.
+        "mine = lambda kind: [l for l in open(f'/proc/sysvipc/{kind}').read().splitlines()[1:]",
+        `                     if '${firstUid}' in l.split() or str(os.getuid()) in l.split()]`,
+        "print(mine('shm'), mine('msg'))",
+        "secret",
+      ].join("\n");
+      // What the last episode left goes within moments of the reset (in the background).
+      let obs = await ep.step(check);
+      for (let i = 0; i < 30 && obs.stdout !== "[] False False False []\n[] []\n"; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        obs = await ep.step(check);
+      }
       assert.equal(obs.stdout, "[] False False False []\n[] []\n");
       assert.match(obs.stderr, /NameError: name 'secret' is not defined/);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "System V IPC objects a step parks are gone when the step ends (issue 9, item 4)",
+    async run(ep) {
+      const parked = await ep.step(
+        [
+          "import ctypes",
+          "libc = ctypes.CDLL(None, use_errno=True)",
+          "shm = [libc.shmget(0, 1 << 20, 0o1600) for _ in range(4)]",
+          "sem = libc.semget(0, 4, 0o1600)",
+          "msg = libc.msgget(0, 0o1600)",
+          "print(all(i >= 0 for i in shm + [sem, msg]))",
+        ].join("\n"),
+      );
+      assert.equal(parked.stdout, "True\n", parked.stderr);
+      // Read by the next step, before it makes anything: nothing of the uid is left.
+      const left = await ep.step(
+        [
+          "import os",
+          "def mine(kind):",
+          "    lines = open(f'/proc/sysvipc/{kind}').read().splitlines()",
+          "    head = lines[0].split()",
+          "    at = [head.index('uid'), head.index('cuid')]",
+          "    return [l for l in lines[1:] if str(os.getuid()) in [l.split()[i] for i in at]]",
+          "print(mine('shm'), mine('sem'), mine('msg'))",
+        ].join("\n"),
+      );
+      assert.equal(left.stdout, "[] [] []\n", left.stderr);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "two live sessions cannot list or read each other's temp files (issue 9, item 5)",
+    async run(ep) {
+      await using other = await ep.other();
+      const made = await ep.step(
+        [
+          "import os, tempfile",
+          "fd, path = tempfile.mkstemp()",
+          "os.write(fd, b'a-secret')",
+          "open(os.path.join(os.environ['HOME'], 'notes'), 'w').write('a-secret')",
+          "print(path)",
+          "print(oct(os.stat(os.environ['TMPDIR']).st_mode & 0o7777), oct(os.umask(0o077)))",
+        ].join("\n"),
+      );
+      const [path, modes] = made.stdout.trim().split("\n");
+      assert.equal(modes, "0o700 0o77", made.stderr);
+      assert.ok(path && !path.startsWith("/tmp/tmp"), `a private temp folder, not /tmp: ${path}`);
+      const tmp = path.slice(0, path.lastIndexOf("/"));
+      const probe = await other.step(
+        [
+          "import os",
+          "def tried(f):",
+          "    try:",
+          "        f()",
+          "        return 'allowed'",
+          "    except PermissionError:",
+          "        return 'denied'",
+          `print(tried(lambda: open(${JSON.stringify(path)}).read()),`,
+          `      tried(lambda: os.listdir(${JSON.stringify(tmp)})),`,
+          `      tried(lambda: open(${JSON.stringify(`${tmp}/notes`)}).read()),`,
+          `      tried(lambda: open(${JSON.stringify(`${tmp}/planted`)}, 'w')))`,
+          "print(os.environ['TMPDIR'] != " + JSON.stringify(tmp) + ")",
+        ].join("\n"),
+      );
+      assert.equal(probe.stdout, "denied denied denied denied\nTrue\n", probe.stderr);
+      // What the code writes elsewhere is private too (umask 077), and in the container
+      // /tmp itself can be neither listed nor written.
+      const tag = crypto.randomUUID().slice(0, 8);
+      const shared = await ep.step(
+        [
+          "import os",
+          "for where in ('/tmp', '/dev/shm'):",
+          "    try:",
+          `        open(where + '/envtorch-${tag}', 'w').write('a-secret')`,
+          "        print(where, 'written')",
+          "    except PermissionError:",
+          "        print(where, 'refused')",
+          "try:",
+          "    os.listdir('/tmp')",
+          "    print('listed')",
+          "except PermissionError:",
+          "    print('not listed')",
+        ].join("\n"),
+      );
+      if (ep.place.where === "container") {
+        assert.equal(shared.stdout, "/tmp refused\n/dev/shm written\nnot listed\n");
+      }
+      const read = await other.step(
+        [
+          "for where in ('/tmp', '/dev/shm'):",
+          "    try:",
+          `        print(open(where + '/envtorch-${tag}').read())`,
+          "    except (PermissionError, FileNotFoundError) as e:",
+          "        print(where, type(e).__name__)",
+        ].join("\n"),
+      );
+      assert.doesNotMatch(read.stdout, /a-secret/);
+      await other.env.close();
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name:
+      "a thread that keeps forking setsid children runs nothing after its step (issue 9, item 6)",
+    async run(ep) {
+      const obs = await ep.step(
+        [
+          "import os, threading, time",
+          "def spawn():",
+          "    while True:",
+          "        try:",
+          "            if os.fork() == 0:",
+          "                os.setsid()",
+          "                time.sleep(30)",
+          "                os._exit(0)",
+          "        except OSError:",
+          "            pass",
+          "        time.sleep(0.02)",
+          "threading.Thread(target=spawn, daemon=True).start()",
+          "time.sleep(0.1)",
+          "kept = 'state'",
+        ].join("\n"),
+      );
+      assert.equal(obs.exit_code, 0, obs.stderr);
+      // Right after the step and a while later: only the worker runs as the uid.
+      for (const wait of [0, 300, 300]) {
+        await new Promise((r) => setTimeout(r, wait));
+        const left = await ep.processes();
+        assert.equal(left.length, 1, `after the step: ${left.join(", ")}`);
+      }
+      // The state is kept; the thread runs again during the next step, and its
+      // children end with that step.
+      const next = await ep.step("import time\ntime.sleep(0.1)\nprint(kept)");
+      assert.deepEqual([next.stdout, next.state_lost], ["state\n", false]);
+      assert.equal((await ep.processes()).length, 1);
+      await ep.reset();
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name:
+      "an alarm that fires between steps: the next step runs in a fresh worker (issue 9, item 12)",
+    async run(ep) {
+      await ep.step("import signal\nprint('before')\nsignal.alarm(1)\nkept = 1");
+      await new Promise((r) => setTimeout(r, 1500));
+      const obs = await ep.step("print('ran')");
+      assert.deepEqual([obs.stdout, obs.exit_code, obs.state_lost], ["ran\n", 0, true]);
+      assert.ok(
+        obs.metadata.notes instanceof Array &&
+          obs.metadata.notes.some((n: string) => /SIGALRM|died between steps/.test(n)),
+        JSON.stringify(obs.metadata.notes),
+      );
+      // A handler set by the code still runs, in the next step.
+      await ep.step(
+        "import signal\nfired = []\nsignal.signal(signal.SIGALRM, lambda *a: fired.append(1))\nsignal.alarm(1)",
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      const handled = await ep.step("print(fired)");
+      assert.deepEqual([handled.stdout, handled.state_lost], ["[1]\n", false]);
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "RLIMIT_STACK has soft = hard (issue 9, item 13)",
+    async run(ep) {
+      const stack = await ep.step(
+        "import resource\nsoft, hard = resource.getrlimit(resource.RLIMIT_STACK)\nprint(soft == hard, hard > 0)",
+      );
+      assert.equal(stack.stdout, "True True\n");
+      await ep.assertRecovered();
+    },
+  },
+  {
+    name: "PTRACE_TRACEME does not confuse the worker's end (issue 9, item 13)",
+    async run(ep) {
+      const traced = await ep.step(
+        "import ctypes\nkept = 'kept'\nprint(ctypes.CDLL(None, use_errno=True).ptrace(0, 0, None, None))",
+      );
+      assert.equal(traced.exit_code, 0, traced.stderr);
+      // Signals to a traced worker stop it for its tracer: a child's exit, an interrupt.
+      const child = await ep.step(
+        "import subprocess, os, signal\nsubprocess.run(['true'])\nsignal.signal(signal.SIGUSR1, lambda *a: print('usr1'))\nos.kill(os.getpid(), signal.SIGUSR1)\nprint(kept)",
+      );
+      assert.deepEqual([child.stdout, child.exit_code, child.state_lost], [
+        "usr1\nkept\n",
+        0,
+        false,
+      ]);
+      const loop = await ep.step("while True: pass", 1);
+      assert.deepEqual([loop.timed_out, loop.state_lost], [true, false]);
+      assert.equal((await ep.step("print(kept)")).stdout, "kept\n");
       await ep.assertRecovered();
     },
   },
