@@ -267,6 +267,19 @@ def _as_uid(uid, gid, action):
             continue
 
 
+def _uid_of(pid):
+    """The real uid of a process, from its status (its /proc folder belongs to root when
+    it is not dumpable, as a worker is after its drop), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _kill_uid_but(keep):
     """As the worker uid: stops every process of the uid, then kills all but `keep`.
 
@@ -287,7 +300,7 @@ def _kill_uid_but(keep):
             if not entry.isdigit() or int(entry) in (keep, os.getpid()):
                 continue
             try:
-                if os.stat(f"/proc/{entry}").st_uid != uid:
+                if _uid_of(entry) != uid:
                     continue
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     stat = f.read()
@@ -316,11 +329,8 @@ def _kill_uid_as_root(uid):
         found = []
         for entry in os.listdir("/proc"):
             if entry.isdigit():
-                try:
-                    if os.stat(f"/proc/{entry}").st_uid == uid:
-                        found.append(int(entry))
-                except OSError:
-                    pass
+                if _uid_of(entry) == uid:
+                    found.append(int(entry))
         return found
 
     import time
