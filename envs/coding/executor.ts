@@ -98,6 +98,7 @@ export class PythonExecutor implements AsyncDisposable {
   #spare?: Launched;
   /** Stopping the last episode's worker and starting the next spare, after a reset. */
   #spareJob?: Promise<void>;
+  #spareReady?: Promise<void>; // the spare job's spare is up (or it gave up)
   #drop: boolean;
   #root: string;
   #episode = "";
@@ -338,7 +339,7 @@ export class PythonExecutor implements AsyncDisposable {
   reset(): Promise<void> {
     return this.#exclusive(async () => {
       // A spare on its way is nearer than a new worker.
-      if (!this.#spare && this.#spareJob) await this.#spareJob;
+      if (!this.#spare && this.#spareJob) await this.#spareReady;
       const spare = this.#spare;
       this.#spare = undefined;
       if (spare && !spare.worker.status && spare.worker.unread === 0 && this.#spareSlot) {
@@ -503,19 +504,23 @@ export class PythonExecutor implements AsyncDisposable {
 
   /** In the background: stops `before` (the last episode's worker), then starts a spare. */
   #startSpareJob(before?: WorkerProcess): void {
+    let ready = () => {};
+    this.#spareReady = new Promise<void>((resolve) => (ready = resolve));
     const job = (async () => {
-      // The kill goes to the zygote before the new spare's fork: the spare's own kill(-1)
-      // as the uid, at its start, ends whatever the last episode's worker left.
+      // Killed before the spare's fork, whose kill(-1) as the uid ends what it left.
       const stopping = before?.stop();
-      if (this.#closed || !this.#spareSlot || this.#spare) return void await stopping;
       try {
-        const launched = await this.#launch(this.#spareSlot, newEpisodeName(), true);
-        // Its first step's page faults, taken now rather than in the next episode's first step.
-        await converse(launched.worker, { op: "warm" }, { timeoutMs: 5000, graceMs: 250 });
-        if (this.#closed || this.#spare) await launched.worker.stop();
-        else this.#spare = launched;
+        if (!this.#closed && this.#spareSlot && !this.#spare) {
+          const launched = await this.#launch(this.#spareSlot, newEpisodeName(), true);
+          // Its first step's page faults, now rather than in the next episode's first step.
+          await converse(launched.worker, { op: "warm" }, { timeoutMs: 5000, graceMs: 250 });
+          if (this.#closed || this.#spare) await launched.worker.stop();
+          else this.#spare = launched;
+        }
       } catch {
         // No spare: the next reset starts a worker itself.
+      } finally {
+        ready();
       }
       await stopping;
     })();
@@ -565,10 +570,7 @@ export class PythonExecutor implements AsyncDisposable {
     }
   }
 
-  /**
-   * Stops the worker. The zygote has killed every process of its uid once
-   * it reports the end; `scan` checks /proc as well (after a loss).
-   */
+  /** Stops the worker (the zygote kills its uid's processes); `scan` checks /proc too. */
   async #stopWorker(scan: boolean): Promise<void> {
     const worker = this.#worker;
     this.#worker = undefined;
@@ -579,10 +581,9 @@ export class PythonExecutor implements AsyncDisposable {
   }
 
   /**
-   * Last line of defence: the zygote has already killed everything of the
-   * uid, but if it could not (it died itself), every live process of the
-   * uid found in /proc is killed here. Without a dedicated uid, the runner
-   * and its process group, if it is still that very process.
+   * Last line of defence, if the zygote could not (it died): every live
+   * process of the uid in /proc, or without a dedicated uid, the runner and
+   * its process group if it is still that very process, are killed.
    */
   async #killLeftovers(slot: Slot = this.#slot): Promise<void> {
     if (this.#drop && slot.lease) return await killProcessesOfUid(slot.lease.uid);
