@@ -36,7 +36,9 @@ const argValue = (name: string) => {
 const IMAGE = argValue("--image") ?? Deno.env.get("ENVTORCH_TEST_CODING_IMAGE") ??
   "coding-env:latest";
 const OPENENV_IMAGE = "openenv-ref:latest";
-const CPUS = Number(argValue("--cpus") ?? navigator.hardwareConcurrency ?? 1);
+// The image asks for every core (envtorch.cpus=all); --cpus N overrides it.
+const CPUS_ARG = argValue("--cpus");
+const CPUS = CPUS_ARG === undefined ? "all (image label)" : Number(CPUS_ARG);
 const ROUNDS = quick ? 2 : 4;
 const EPISODES_1 = quick ? 40 : 100;
 const EPISODES_16 = quick ? 4 : 10;
@@ -118,7 +120,8 @@ async function startOpenEnv(engine: DockerEngine, label: Record<string, string>)
     ExposedPorts: { "8000/tcp": {} },
     HostConfig: {
       AutoRemove: true,
-      NanoCpus: Math.round(CPUS * 1e9),
+      // The same CPUs as envtorch gets: every core unless --cpus says otherwise.
+      NanoCpus: Math.round((typeof CPUS === "number" ? CPUS : navigator.hardwareConcurrency) * 1e9),
       PortBindings: { "8000/tcp": [{ HostIp: "127.0.0.1", HostPort: `${port}` }] },
     },
   });
@@ -179,7 +182,11 @@ for (const image of [IMAGE, OPENENV_IMAGE]) {
 }
 const label = { "envtorch.bench": `episodes-${Deno.pid}` };
 const container = await CodingEnv.fromDockerImage(IMAGE, {
-  docker: { labels: label, reapOnStart: false, cpus: CPUS },
+  docker: {
+    labels: label,
+    reapOnStart: false,
+    ...(typeof CPUS === "number" ? { cpus: CPUS } : {}),
+  },
 });
 const openenv = await startOpenEnv(engine, label);
 const clients: GenericEnvClient[] = [];

@@ -301,12 +301,17 @@ export function hardeningFromLabels(
   }
   const cpus = labels[IMAGE_HARDENING_LABELS.cpus];
   if (cpus !== undefined) {
-    const n = /^\s*\d+(\.\d+)?\s*$/.test(cpus) ? Number(cpus) : NaN;
+    // `all`: every core the ceiling allows (the host's), for images that serve many sessions.
+    const n = cpus.trim() === "all"
+      ? max.cpus
+      : /^\s*\d+(\.\d+)?\s*$/.test(cpus)
+      ? Number(cpus)
+      : NaN;
     if (Number.isNaN(n)) {
       throw new TypeError(
         `Invalid cpus ${
           JSON.stringify(cpus)
-        } (label ${IMAGE_HARDENING_LABELS.cpus}): expected a number like 2 or 0.5`,
+        } (label ${IMAGE_HARDENING_LABELS.cpus}): expected a number like 2 or 0.5, or all`,
       );
     }
     if (n < 0.01 || n > max.cpus) {

@@ -147,6 +147,9 @@ Deno.test("image labels are bounded: zero, negative and more than the ceiling ar
       },
     );
   });
+  await t.step("cpus all is every core the ceiling allows", () => {
+    assert.deepEqual(hardeningFromLabels({ "envtorch.cpus": "all" }, ceilings), { cpus: 2 });
+  });
   const refused: [Record<string, string>, RegExp][] = [
     [
       { "envtorch.memory": "1000000g" },
@@ -161,6 +164,7 @@ Deno.test("image labels are bounded: zero, negative and more than the ceiling ar
     [{ "envtorch.pids": "-5" }, /Invalid pids "-5"/],
     [{ "envtorch.cpus": "0" }, /cpus 0 .*0.01 to 2/],
     [{ "envtorch.cpus": "64" }, /cpus 64 .*0.01 to 2/],
+    [{ "envtorch.cpus": "most" }, /Invalid cpus "most" .*or all/],
     [{ "envtorch.shm-total": "8g" }, /shared memory "8g" .*more than the 256 MiB/],
   ];
   for (const [labels, message] of refused) {
