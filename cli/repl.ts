@@ -9,7 +9,7 @@ import { EnvTorchError, ValidationError } from "../protocol/errors.ts";
 import { Probe } from "../tools/probe.ts";
 import { type Command, onePositional, parseFlags, UsageError } from "./common.ts";
 import { renderRefusal } from "./render.ts";
-import { actionSchema } from "./step.ts";
+import { actionSchema } from "./target.ts";
 import { openTarget, transportFlag } from "./target.ts";
 
 const commands = `Commands (one per line):

@@ -8,6 +8,7 @@ import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
 import { isLoopback } from "../server/front_door.ts";
 import {
   type Command,
+  envInt,
   intFlag,
   numberFlag,
   onePositional,
@@ -81,8 +82,11 @@ export const serveCommand: Command = {
     if (socket !== undefined && values.host !== undefined) {
       throw new UsageError("--host applies to TCP only, not to --socket");
     }
-    const port =
-      intFlag("port", values.port ?? (socket ? undefined : Deno.env.get("PORT")), 0, 65535) ?? 8000;
+    const port = socket !== undefined
+      ? 8000
+      : values.port !== undefined
+      ? intFlag("port", values.port, 0, 65535)!
+      : envInt("PORT", Deno.env.get("PORT"), 0, 65535) ?? 8000;
     const maxSessions = intFlag("max-sessions", values["max-sessions"], 1, 1_000_000);
     const idleTimeoutS = numberFlag("idle-timeout", values["idle-timeout"]);
     const admissionWaitS = numberFlag("admission-wait", values["admission-wait"]);

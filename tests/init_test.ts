@@ -165,7 +165,7 @@ Deno.test("init: a new env passes fmt, lint, check and its tests, then lists, se
         const { code, stderr } = await runEnvtorch(args, { root });
         assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
         assert.match(stderr, pattern);
-        assert.match(stderr, /Usage: envtorch init/);
+        assert.match(stderr, /Run 'envtorch init --help'/);
       }
       const left = [...Deno.readDirSync(`${root}/envs`)].map((e) => e.name);
       assert.ok(!left.includes("Guess") && !left.includes("ok-name"), "nothing made on refusal");
