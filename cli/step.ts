@@ -7,7 +7,7 @@
 import { GenericEnvClient, type GenericObservation } from "../client/client.ts";
 import { ValidationError } from "../protocol/errors.ts";
 import type { StepResult } from "../protocol/models.ts";
-import { type Command, intFlag, onePositional, parseFlags, UsageError } from "./common.ts";
+import { type Command, intFlag, onePositional, parseFlags } from "./common.ts";
 import { Output } from "./output.ts";
 import { renderRefusal } from "./render.ts";
 import { actionSchema, deriveAction, jsonObjectFlag, openTarget, transportFlag } from "./target.ts";
