@@ -9,6 +9,7 @@ import { EnvTorchError, ValidationError } from "../protocol/errors.ts";
 import { Probe } from "../tools/probe.ts";
 import { type Command, onePositional, parseFlags, UsageError } from "./common.ts";
 import { renderRefusal } from "./render.ts";
+import { quote } from "../protocol/quote.ts";
 import { actionSchema } from "./target.ts";
 import { openTarget, transportFlag } from "./target.ts";
 
@@ -101,7 +102,7 @@ export const replCommand: Command = {
               if (!(error instanceof ValidationError)) throw error;
               throw new UsageError(
                 renderRefusal(error, {
-                  what: `action ${JSON.stringify(action)}`,
+                  what: `action ${quote(action)}`,
                   actionSchema: await actionSchema(target.baseUrl, values.token),
                 }),
               );

@@ -10,6 +10,7 @@ import type { StepResult } from "../protocol/models.ts";
 import { type Command, intFlag, onePositional, parseFlags } from "./common.ts";
 import { Output } from "./output.ts";
 import { renderRefusal } from "./render.ts";
+import { quote } from "../protocol/quote.ts";
 import { actionSchema, deriveAction, jsonObjectFlag, openTarget, transportFlag } from "./target.ts";
 
 const usage = `Usage: envtorch step <url | env> [--action JSON]... [options]
@@ -82,7 +83,7 @@ export const stepCommand: Command = {
         if (!(error instanceof ValidationError)) throw error;
         const schema = await actionSchema(target.baseUrl, values.token);
         out.note(renderRefusal(error, {
-          what: `action ${i + 1} ${JSON.stringify(action)}`,
+          what: `action ${i + 1} ${quote(action)}`,
           actionSchema: schema,
         }));
         out.json({

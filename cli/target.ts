@@ -11,6 +11,7 @@ import { parseBaseUrl } from "../client/transport.ts";
 import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
 import { startProcess } from "../providers/process.ts";
 import { UsageError } from "./common.ts";
+import { quote } from "../protocol/quote.ts";
 import { isPlainObject, type JsonSchema } from "../tools/json_schema.ts";
 import { Probe } from "../tools/probe.ts";
 import { sampleFromSchema } from "../tools/schema_samples.ts";
@@ -86,11 +87,11 @@ export function jsonObjectFlag(name: string, value: string): Record<string, unkn
     parsed = JSON.parse(value);
   } catch (error) {
     throw new UsageError(
-      `--${name} must be a JSON object, got ${JSON.stringify(value)}: ${(error as Error).message}`,
+      `--${name} must be a JSON object, got ${quote(value)}: ${(error as Error).message}`,
     );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new UsageError(`--${name} must be a JSON object, got ${JSON.stringify(value)}`);
+    throw new UsageError(`--${name} must be a JSON object, got ${quote(value)}`);
   }
   return parsed as Record<string, unknown>;
 }
