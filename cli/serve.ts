@@ -4,6 +4,7 @@
  * @module
  */
 import { createApp, serve } from "../server/app.ts";
+import { claimSocketPath } from "../server/unix_socket.ts";
 import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
 import { isLoopback } from "../server/front_door.ts";
 import {
@@ -123,6 +124,8 @@ export const serveCommand: Command = {
       maxConnectionsPerPeer,
       firstMessageTimeoutS,
     });
+    // Never take over a socket a live server answers on; remove only a stale one.
+    if (socket) await claimSocketPath(socket);
     const server = socket ? serve(app, { socket }) : serve(app, { port, hostname });
     console.log(`envtorch: serving ${manifest.name} on ${server.baseUrl}`);
     const stop = () => void server.shutdown();

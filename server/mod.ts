@@ -28,3 +28,4 @@ export {
 } from "./sessions.ts";
 export { Metrics, type SessionCounts, STEP_BUCKETS } from "./metrics.ts";
 export { inProcess, InProcessTransport } from "./in_process.ts";
+export { claimSocketPath, SocketInUseError } from "./unix_socket.ts";
