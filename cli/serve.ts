@@ -73,6 +73,7 @@ export const serveCommand: Command = {
       "max-connections": { type: "string" },
       "max-connections-per-peer": { type: "string" },
       "first-message-timeout": { type: "string" },
+      "remove-socket-dir": { type: "boolean" },
     });
     onePositional(positionals, "env", "serve");
     const socket = values.socket ??
@@ -143,8 +144,14 @@ export const serveCommand: Command = {
       })();
     }
     await server.finished;
+    await server.shutdown();
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
+    if (socket && values["remove-socket-dir"]) {
+      // The process provider made this folder for the socket; whoever ends
+      // first (it, or this server when its parent is gone) removes it.
+      await Deno.remove(socketDir(socket)).catch(() => {});
+    }
     return 0;
   },
 };
@@ -164,4 +171,9 @@ function checkToken(token: string | undefined, hostname: string | undefined): vo
         `characters, or bind a loopback address such as 127.0.0.1`,
     );
   }
+}
+
+function socketDir(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? "/" : path.slice(0, slash);
 }
