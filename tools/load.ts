@@ -6,6 +6,7 @@
  */
 import { GenericEnvClient, type HTTPEnvClient } from "../client/client.ts";
 import { envToken, withToken } from "../client/token.ts";
+import type { Action, Observation, Reward, State } from "../protocol/models.ts";
 import { EnvTorchError } from "../protocol/errors.ts";
 import { parseBaseUrl } from "../client/transport.ts";
 
@@ -181,7 +182,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-function clientStepper(client: HTTPEnvClient, action: Record<string, unknown>): Stepper {
+function clientStepper(
+  client: HTTPEnvClient<Action, Observation, State, Reward>,
+  action: Record<string, unknown>,
+): Stepper {
   return {
     step: async () => (await client.step(action)).done,
     reset: async () => void await client.reset(),
