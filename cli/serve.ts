@@ -20,7 +20,7 @@ import {
 const usage =
   `Usage: envtorch serve <env | path/to/manifest.ts> [--port N | --socket PATH] [options]
 
-Hosts an env: HTTP routes and the WebSocket /ws session of PROTOCOL.md. The env
+Hosts an env: HTTP routes and the WebSocket /ws session of docs/protocol.md. The env
 is a bundled env's name (envtorch list) or the path or URL of a module that
 exports a manifest made with defineEnv.
 

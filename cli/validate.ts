@@ -11,7 +11,7 @@ import { jsonObjectFlag, openTarget } from "./target.ts";
 
 const usage = `Usage: envtorch validate <url | env> [options]
 
-Checks that a server speaks the wire protocol (PROTOCOL.md): /health,
+Checks that a server speaks the wire protocol (docs/protocol.md): /health,
 /metadata, /schema, reset/step/state over HTTP and over the /ws WebSocket,
 the error codes (INVALID_JSON, UNKNOWN_TYPE, VALIDATION_ERROR, HTTP 422 for a
 bad action), that every observation and state matches the published

@@ -1,6 +1,6 @@
 /**
  * Typed errors shared by the server and the client. Each carries the wire
- * `code` of PROTOCOL.md and the HTTP `status` it maps to, so a server error
+ * `code` of docs/protocol.md and the HTTP `status` it maps to, so a server error
  * raised on one side is the same class on the other.
  *
  * @module

@@ -8,7 +8,7 @@
  */
 import { z } from "npm:zod@4.6.7";
 
-/** Header that names an HTTP session (see PROTOCOL.md). */
+/** Header that names an HTTP session (see docs/protocol.md). */
 export const SESSION_HEADER = "envtorch-session" as const;
 
 /**

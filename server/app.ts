@@ -1,6 +1,6 @@
 /**
  * The env server: a Hono app with every HTTP route and the WebSocket `/ws`
- * session of PROTOCOL.md, and {@link serve} to listen on TCP or a unix socket.
+ * session of docs/protocol.md, and {@link serve} to listen on TCP or a unix socket.
  *
  * @module
  */

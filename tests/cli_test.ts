@@ -108,7 +108,7 @@ Deno.test("serve --help exits 0 with the options", async () => {
   assert.match(stdout, /--max-sessions N/);
 });
 
-Deno.test("serve echo over TCP answers curl-style requests with PROTOCOL.md's shapes", async () => {
+Deno.test("serve echo over TCP answers curl-style requests with docs/protocol.md's shapes", async () => {
   await using server = await startCli(["serve", "echo", "--port", "0"]);
   const match = server.firstLine.match(/serving echo on (http:\/\/127\.0\.0\.1:\d+)/);
   assert.ok(match, server.firstLine);

@@ -105,7 +105,7 @@ dockerTest(
   },
 );
 
-dockerTest("docker provider hardens every container as SECURITY.md asks", async (t) => {
+dockerTest("docker provider hardens every container as docs/security.md asks", async (t) => {
   await using engine = new DockerEngine();
   await ensureEchoImage(engine);
   const labels = runLabel();
@@ -115,7 +115,7 @@ dockerTest("docker provider hardens every container as SECURITY.md asks", async 
     const info = await server.inspect();
     const hc = info.HostConfig;
 
-    await t.step("the HostConfig read back from the engine matches SECURITY.md", () => {
+    await t.step("the HostConfig read back from the engine matches docs/security.md", () => {
       assert.deepEqual(hc.CapDrop, ["ALL"]);
       assert.ok(!hc.CapAdd?.length, `CapAdd is ${JSON.stringify(hc.CapAdd)}`);
       assert.ok(hc.SecurityOpt?.includes("no-new-privileges"));

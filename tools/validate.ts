@@ -1,7 +1,7 @@
 /**
  * The conformance suite `envtorch validate` runs against any server that
  * speaks the wire protocol, envtorch's or OpenEnv's: every HTTP route and
- * WebSocket message of PROTOCOL.md, the error codes, `/schema` validity and
+ * WebSocket message of docs/protocol.md, the error codes, `/schema` validity and
  * the JSON types of every answer, session isolation, close twice, step
  * before reset, and seed determinism. The envtorch extensions (the
  * `envtorch-session` header, `DELETE /session`) are checked only when the

@@ -2,7 +2,7 @@
  * The Python executor of the coding env: one persistent, locked-down Python
  * worker per session, driven over pipes without ever blocking the event loop.
  *
- * Lockdown (see SECURITY.md, "Python executor"):
+ * Lockdown (see docs/security.md, "Python executor"):
  * - a dedicated uid and gid from a pool when the server is root (one per
  *   session, so sessions cannot read each other's files or signal each
  *   other), with no supplementary groups and no_new_privs;

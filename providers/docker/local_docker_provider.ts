@@ -65,7 +65,7 @@ export const CONTAINER_PORT = 8000;
 /**
  * Options of {@link LocalDockerProvider.start}. A limit or capability left
  * out takes the value the image asks for through its
- * `IMAGE_HARDENING_LABELS` (see hardening.ts), else the SECURITY.md default.
+ * `IMAGE_HARDENING_LABELS` (see hardening.ts), else the docs/security.md default.
  */
 export interface DockerStartOptions extends HardeningOptions {
   /**
