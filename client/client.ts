@@ -12,8 +12,8 @@ import {
   type EnvModels,
   Observation,
   type ResetOptions,
-  State,
   type Reward,
+  State,
   type StepResult,
   type WireStepResult,
 } from "../protocol/models.ts";
