@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { CapacityError, GenericEnvClient, ValidationError } from "../mod.ts";
-import { validateServer } from "../tools/validate.ts";
+import { validateServer } from "../tools/validate/mod.ts";
 import { startFakeOpenEnv } from "./fixtures/fake_openenv_server.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { runEnvtorch } from "./helpers/cli_run.ts";
@@ -45,7 +45,7 @@ Deno.test("validate passes against the fake OpenEnv server, extensions skipped",
       assert.equal(code, 0, stdout);
       assert.match(
         stdout,
-        /0 failed, \d+ skipped \(no envtorch extensions: an OpenEnv-style server\)/,
+        /0 failed, \d+ skipped \(an OpenEnv-style server: envtorch extensions not checked\)/,
       );
     } finally {
       await Deno.remove(dir, { recursive: true });
