@@ -1,4 +1,4 @@
-/** `scripts/test.ts` (`deno task test`): short output a failure stands out in. */
+/** `scripts/run_tests.ts` (`deno task test`): short output a failure stands out in. */
 import assert from "node:assert/strict";
 
 Deno.test("deno task test's runner prints a short log: dots, failures in full, counts last", async () => {
@@ -11,7 +11,7 @@ Deno.test("deno task test's runner prints a short log: dots, failures in full, c
       args: [
         "run",
         "-A",
-        new URL("./test.ts", import.meta.url).pathname,
+        new URL("./run_tests.ts", import.meta.url).pathname,
         `--junit-path=${dir}/report.xml`,
         "many_test.ts",
       ],
