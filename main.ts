@@ -73,7 +73,9 @@ export async function main(args: string[]): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.name === first);
   if (!command) {
-    console.error(`envtorch: unknown command ${JSON.stringify(first)}\n\n${help()}`);
+    console.error(
+      `envtorch: unknown command ${JSON.stringify(first)}\nRun 'envtorch --help' for the commands.`,
+    );
     return EXIT.usage;
   }
   try {
@@ -84,7 +86,10 @@ export async function main(args: string[]): Promise<number> {
       return EXIT.ok;
     }
     if (error instanceof UsageError || error instanceof UnknownEnvError) {
-      console.error(`envtorch ${command.name}: ${error.message}\n\n${command.usage}`);
+      console.error(
+        `envtorch ${command.name}: ${error.message}\n` +
+          `Run 'envtorch ${command.name} --help' for its usage.`,
+      );
       return EXIT.usage;
     }
     const message = error instanceof EnvTorchError || error instanceof Error

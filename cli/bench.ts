@@ -8,18 +8,21 @@ import { runLoad } from "../tools/load.ts";
 import { getEnv } from "../envs/registry.ts";
 import { startProcess } from "../providers/process.ts";
 import { type Command, intFlag, onePositional, parseFlags, UsageError } from "./common.ts";
+import { deriveAction } from "./target.ts";
 
 const usage = `Usage: envtorch bench <url | env> [options]
 
-Opens N sessions against a server and steps each as fast as it can; prints
-steps per second and step latency (p50, p90, p99). Given an env name, starts
+Opens N sessions against a server and steps each as fast as it can (resetting
+whenever an episode ends); prints steps per second, episodes ended and step
+latency (p50, p90, p99). Given an env name, starts
 it in a child process first. For the full comparison against a bare-Deno
 floor, see bench/ (deno task bench).
 
 Options:
   --sessions N      concurrent sessions (default 1)
   --steps N         steps per session (default 2000)
-  --action JSON     the action each step sends (default: the env's example action)
+  --action JSON     the action each step sends (default: the env's example action,
+                    or for a URL the smallest action its /schema accepts)
   --transport T     websocket | http (default websocket)
   --json            one JSON object on stdout
   --token TOKEN     token for a server that asks for one (default: $ENVTORCH_TOKEN)
@@ -60,8 +63,8 @@ export const benchCommand: Command = {
       }
     }
     const manifest = isUrl ? undefined : await getEnv(target);
-    action ??= manifest?.exampleAction;
-    if (!action) throw new UsageError("Give the action to send with --action JSON");
+    action ??= manifest ? manifest.exampleAction : await deriveAction(target, values.token);
+    if (!action) throw new UsageError(`Env ${target} has no exampleAction: give --action JSON`);
     const server = manifest
       ? await startProcess(manifest.name, { maxSessions: Math.max(64, sessions) })
       : undefined;
@@ -87,7 +90,7 @@ export const benchCommand: Command = {
         console.log(
           `${result.completed}/${sessions} sessions completed, ${result.steps} steps in ${
             (result.wallMs / 1000).toFixed(2)
-          } s\n` +
+          } s, ${result.episodes} episodes ended\n` +
             `${result.stepsPerSecond.toFixed(0)} steps/s; latency ms p50 ${l.p50.toFixed(3)}, p90 ${
               l.p90.toFixed(3)
             }, p99 ${l.p99.toFixed(3)}, max ${l.max.toFixed(3)}` +

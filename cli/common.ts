@@ -17,7 +17,7 @@ export const EXIT = {
   usage: 2,
 } as const;
 
-/** A mistake in how the command was called: exit code 2 with the usage text. */
+/** A mistake in how the command was called: exit code 2, with a pointer to `--help`. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
@@ -88,6 +88,23 @@ export function intFlag(
   if (!/^-?\d+$/.test(value) || n < min || n > max) {
     throw new UsageError(
       `--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+/** Reads an environment variable that must be an integer in a range (`PORT`). */
+export function envInt(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value) || n < min || n > max) {
+    throw new UsageError(
+      `$${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
     );
   }
   return n;

@@ -59,13 +59,28 @@ export interface EnvNames {
   snake: string;
 }
 
+const VALID_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** A valid name close to an invalid one (`guess_number`, `GuessNumber` -> `guess-number`). */
+function suggestName(name: string): string | undefined {
+  const fixed = name
+    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  return fixed !== name && VALID_NAME.test(fixed) && fixed.length <= 63 ? fixed : undefined;
+}
+
 /** Checks an env name and derives its other forms; throws UsageError for a bad name. */
 export function envNames(name: string): EnvNames {
-  if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name) || name.length > 63) {
+  if (!VALID_NAME.test(name) || name.length > 63) {
+    const suggestion = suggestName(name);
     throw new UsageError(
       `Invalid env name ${
         JSON.stringify(name)
-      }: use lowercase letters, digits and single dashes, starting with a letter (at most 63 characters)`,
+      }: use lowercase letters, digits and single dashes, starting with a letter (at most 63 characters)${
+        suggestion ? `; did you mean ${suggestion}?` : ""
+      }`,
     );
   }
   const parts = name.split("-");
@@ -194,6 +209,9 @@ export const initCommand: Command = {
     const made = await scaffoldEnv(name, { dir: values.dir });
     const cwd = Deno.cwd();
     const show = (p: string) => p.startsWith(`${cwd}/`) ? p.slice(cwd.length + 1) : p;
+    // A bundled env is served by name; one elsewhere by its manifest's path.
+    const bundled = values.dir === undefined;
+    const env = bundled ? made.name : show(`${made.folder}/manifest.ts`);
     out.json(made);
     out.line(`Created ${show(made.folder)}/ with ${made.files.length} files:`);
     for (const f of made.files) out.line(`  ${show(f)}`);
@@ -203,9 +221,9 @@ export const initCommand: Command = {
     out.line(`
 Next:
   deno test -A ${show(made.folder)}/
-  envtorch serve ${made.name}
-  envtorch validate ${made.name}
-  envtorch step ${made.name} --action '{"message": "hi"}'`);
+  envtorch serve ${env}
+  envtorch validate ${env}
+  envtorch step ${env} --action '{"message": "hi"}'`);
     return 0;
   },
 };

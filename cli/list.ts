@@ -8,7 +8,9 @@ import { type Command, noPositionals, parseFlags } from "./common.ts";
 
 const usage = `Usage: envtorch list [--json]
 
-Lists the bundled envs: name, image, whether sessions may run concurrently, and a description.
+Lists the bundled envs, one per line under a header: name, image, whether
+sessions may run concurrently in one server (CONCURRENT yes/no), and a
+description.
 
 Options:
   --json       one JSON array on stdout
@@ -31,9 +33,13 @@ export const listCommand: Command = {
       }))));
       return 0;
     }
-    const width = Math.max(4, ...envs.map((m) => m.name.length));
-    for (const m of envs) {
-      console.log(`${m.name.padEnd(width)}  ${m.image.padEnd(20)}  ${m.description}`);
+    const rows = [
+      ["NAME", "IMAGE", "CONCURRENT", "DESCRIPTION"],
+      ...envs.map((m) => [m.name, m.image, m.concurrentSessions ? "yes" : "no", m.description]),
+    ];
+    const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const row of rows) {
+      console.log(row.map((cell, i) => i < 3 ? cell.padEnd(widths[i]!) : cell).join("  "));
     }
     return 0;
   },

@@ -4,12 +4,15 @@
  *
  * @module
  */
+import { createInterface } from "node:readline";
+import process from "node:process";
 import { GenericEnvClient } from "../client/client.ts";
 import { EnvTorchError, ValidationError } from "../protocol/errors.ts";
 import { Probe } from "../tools/probe.ts";
 import { type Command, onePositional, parseFlags, UsageError } from "./common.ts";
 import { renderRefusal } from "./render.ts";
-import { actionSchema } from "./step.ts";
+import { quote } from "../protocol/quote.ts";
+import { actionSchema } from "./target.ts";
 import { openTarget, transportFlag } from "./target.ts";
 
 const commands = `Commands (one per line):
@@ -72,19 +75,35 @@ export const replCommand: Command = {
     if (interactive) {
       console.error(`envtorch repl: ${target.label} (${target.baseUrl}); type help for commands`);
     }
+    // node:readline gives a terminal line editing (arrows, Home/End, Ctrl-W...)
+    // and history (up/down); on a pipe it only splits lines.
+    const input = createInterface({
+      input: process.stdin,
+      output: interactive ? process.stdout : undefined,
+      terminal: interactive,
+      prompt: "envtorch> ",
+      historySize: 1000,
+      removeHistoryDuplicates: true,
+      crlfDelay: Infinity,
+    });
+    // Ctrl-C or Ctrl-D at the prompt ends the session like quit.
+    input.on("SIGINT", () => input.close());
     let failures = 0;
     const prompt = () => {
-      if (interactive) Deno.stdout.writeSync(new TextEncoder().encode("envtorch> "));
+      if (interactive) input.prompt();
     };
     prompt();
-    for await (const raw of lines(Deno.stdin.readable)) {
+    for await (const raw of input) {
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) {
         prompt();
         continue;
       }
       const [, word = "", rest = ""] = line.match(/^(\S+)\s*(.*)$/s) ?? [];
-      if (word === "quit" || word === "exit") break;
+      if (word === "quit" || word === "exit") {
+        input.close();
+        break;
+      }
       try {
         switch (word) {
           case "reset": {
@@ -101,7 +120,7 @@ export const replCommand: Command = {
               if (!(error instanceof ValidationError)) throw error;
               throw new UsageError(
                 renderRefusal(error, {
-                  what: `action ${JSON.stringify(action)}`,
+                  what: `action ${quote(action)}`,
                   actionSchema: await actionSchema(target.baseUrl, values.token),
                 }),
               );
@@ -133,6 +152,7 @@ export const replCommand: Command = {
       }
       prompt();
     }
+    input.close();
     return failures ? 1 : 0;
   },
 };
@@ -154,18 +174,4 @@ function parseObject(text: string, what: string): Record<string, unknown> {
 function wire(r: { observation: Record<string, unknown>; reward: unknown; done: boolean }) {
   const { reward: _reward, done: _done, metadata, ...rest } = r.observation;
   return { observation: { ...rest, metadata }, reward: r.reward, done: r.done };
-}
-
-/** Splits a byte stream into lines. */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buffer = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let newline;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, newline).replace(/\r$/, "");
-      buffer = buffer.slice(newline + 1);
-    }
-  }
-  if (buffer) yield buffer;
 }

@@ -110,7 +110,9 @@ export const runCommand: Command = {
 
     await using engine = new DockerEngine();
     if (!manifest && !(await engine.images.exists(image))) {
-      throw new Error(
+      // A bare name is meant as an env (a usage error, exit 2); `name:tag` as an image.
+      const Refusal = /[:/@]/.test(target) ? Error : UsageError;
+      throw new Refusal(
         `No env or image named ${target}: known envs are ${
           envs.map((m) => m.name).join(", ")
         }, and the engine has no image ${image}`,

@@ -4,10 +4,12 @@
  * @module
  */
 import { createApp, serve } from "../server/app.ts";
+import { claimSocketPath } from "../server/unix_socket.ts";
 import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
 import { isLoopback } from "../server/front_door.ts";
 import {
   type Command,
+  envInt,
   intFlag,
   numberFlag,
   onePositional,
@@ -18,7 +20,7 @@ import {
 const usage =
   `Usage: envtorch serve <env | path/to/manifest.ts> [--port N | --socket PATH] [options]
 
-Hosts an env: HTTP routes and the WebSocket /ws session of PROTOCOL.md. The env
+Hosts an env: HTTP routes and the WebSocket /ws session of docs/protocol.md. The env
 is a bundled env's name (envtorch list) or the path or URL of a module that
 exports a manifest made with defineEnv.
 
@@ -71,6 +73,7 @@ export const serveCommand: Command = {
       "max-connections": { type: "string" },
       "max-connections-per-peer": { type: "string" },
       "first-message-timeout": { type: "string" },
+      "remove-socket-dir": { type: "boolean" },
     });
     onePositional(positionals, "env", "serve");
     const socket = values.socket ??
@@ -81,8 +84,11 @@ export const serveCommand: Command = {
     if (socket !== undefined && values.host !== undefined) {
       throw new UsageError("--host applies to TCP only, not to --socket");
     }
-    const port =
-      intFlag("port", values.port ?? (socket ? undefined : Deno.env.get("PORT")), 0, 65535) ?? 8000;
+    const port = socket !== undefined
+      ? 8000
+      : values.port !== undefined
+      ? intFlag("port", values.port, 0, 65535)!
+      : envInt("PORT", Deno.env.get("PORT"), 0, 65535) ?? 8000;
     const maxSessions = intFlag("max-sessions", values["max-sessions"], 1, 1_000_000);
     const idleTimeoutS = numberFlag("idle-timeout", values["idle-timeout"]);
     const admissionWaitS = numberFlag("admission-wait", values["admission-wait"]);
@@ -119,6 +125,8 @@ export const serveCommand: Command = {
       maxConnectionsPerPeer,
       firstMessageTimeoutS,
     });
+    // Never take over a socket a live server answers on; remove only a stale one.
+    if (socket) await claimSocketPath(socket);
     const server = socket ? serve(app, { socket }) : serve(app, { port, hostname });
     console.log(`envtorch: serving ${manifest.name} on ${server.baseUrl}`);
     const stop = () => void server.shutdown();
@@ -136,8 +144,14 @@ export const serveCommand: Command = {
       })();
     }
     await server.finished;
+    await server.shutdown();
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
+    if (socket && values["remove-socket-dir"]) {
+      // The process provider made this folder for the socket; whoever ends
+      // first (it, or this server when its parent is gone) removes it.
+      await Deno.remove(socketDir(socket)).catch(() => {});
+    }
     return 0;
   },
 };
@@ -157,4 +171,9 @@ function checkToken(token: string | undefined, hostname: string | undefined): vo
         `characters, or bind a loopback address such as 127.0.0.1`,
     );
   }
+}
+
+function socketDir(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? "/" : path.slice(0, slash);
 }

@@ -6,13 +6,12 @@
  */
 import { GenericEnvClient, type GenericObservation } from "../client/client.ts";
 import { ValidationError } from "../protocol/errors.ts";
-import type { JsonSchema } from "../tools/json_schema.ts";
-import { Probe } from "../tools/probe.ts";
 import type { StepResult } from "../protocol/models.ts";
-import { type Command, intFlag, onePositional, parseFlags, UsageError } from "./common.ts";
+import { type Command, intFlag, onePositional, parseFlags } from "./common.ts";
 import { Output } from "./output.ts";
 import { renderRefusal } from "./render.ts";
-import { isUrl, jsonObjectFlag, openTarget, transportFlag } from "./target.ts";
+import { quote } from "../protocol/quote.ts";
+import { actionSchema, deriveAction, jsonObjectFlag, openTarget, transportFlag } from "./target.ts";
 
 const usage = `Usage: envtorch step <url | env> [--action JSON]... [options]
 
@@ -25,8 +24,9 @@ the action schema expects.
 in a child process for the episode and stopped after.
 
 Options:
-  --action JSON    an action; repeat for more steps (default for an env: its
-                   manifest's exampleAction)
+  --action JSON    an action; repeat for more steps (default: the env's
+                   exampleAction, or for a URL the smallest action its
+                   /schema accepts)
   --reset JSON     reset options, e.g. '{"episode_id":"try-1"}'
   --seed N         the reset's seed
   --state          print the state after the last step
@@ -60,18 +60,12 @@ export const stepCommand: Command = {
     const seed = intFlag("seed", values.seed, 0, Number.MAX_SAFE_INTEGER);
     if (seed !== undefined) reset.seed = seed;
     const transport = transportFlag(values.transport);
-    if (actions.length === 0 && isUrl(spec)) {
-      throw new UsageError("Give at least one --action JSON to send");
-    }
     const out = new Output({ json: values.json });
     await using target = await openTarget(spec);
     if (actions.length === 0) {
-      if (!target.manifest?.exampleAction) {
-        throw new UsageError(
-          `Env ${target.label} has no exampleAction: give one with --action JSON`,
-        );
-      }
-      actions = [target.manifest.exampleAction];
+      actions = [
+        target.manifest?.exampleAction ?? await deriveAction(target.baseUrl, values.token),
+      ];
     }
     await using env = new GenericEnvClient({
       baseUrl: target.baseUrl,
@@ -89,7 +83,7 @@ export const stepCommand: Command = {
         if (!(error instanceof ValidationError)) throw error;
         const schema = await actionSchema(target.baseUrl, values.token);
         out.note(renderRefusal(error, {
-          what: `action ${i + 1} ${JSON.stringify(action)}`,
+          what: `action ${i + 1} ${quote(action)}`,
           actionSchema: schema,
         }));
         out.json({
@@ -138,21 +132,4 @@ function print(
     }`,
   );
   out.json({ call, step, observation, reward: r.reward, done: r.done });
-}
-
-/** The server's action schema, if it publishes one. */
-export async function actionSchema(
-  baseUrl: string,
-  token?: string,
-): Promise<JsonSchema | undefined> {
-  try {
-    await using probe = new Probe(baseUrl, { timeoutS: 10, token });
-    const res = await probe.http("/schema");
-    const body = res.json as Record<string, unknown> | undefined;
-    return res.status === 200 && body && typeof body.action === "object"
-      ? body.action as JsonSchema
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -8,9 +8,13 @@
  */
 import type { EnvManifest } from "../protocol/manifest.ts";
 import { parseBaseUrl } from "../client/transport.ts";
-import { getEnv } from "../envs/registry.ts";
+import { getEnv, isManifestSpecifier, loadManifest } from "../envs/registry.ts";
 import { startProcess } from "../providers/process.ts";
 import { UsageError } from "./common.ts";
+import { quote } from "../protocol/quote.ts";
+import { isPlainObject, type JsonSchema } from "../tools/json_schema.ts";
+import { Probe } from "../tools/probe.ts";
+import { sampleFromSchema } from "../tools/schema_samples.ts";
 
 /** A server the command talks to. */
 export interface Target extends AsyncDisposable {
@@ -53,16 +57,18 @@ export async function openTarget(spec: string, options: OpenTargetOptions = {}):
     const close = () => Promise.resolve();
     return { baseUrl: spec, label: spec, started: false, close, [Symbol.asyncDispose]: close };
   }
-  if (spec.includes("/") || spec.includes(":")) {
+  const foreignScheme = /^[a-z][a-z0-9+.-]*:/i.test(spec) && !/^file:/i.test(spec);
+  const byPath = !foreignScheme && isManifestSpecifier(spec);
+  if (foreignScheme || (!byPath && spec.includes(":"))) {
     throw new UsageError(
       `${
         JSON.stringify(spec)
-      } is neither a URL (http://host:port, unix:/path.sock) nor an env name`,
+      } is neither a URL (http://host:port, unix:/path.sock), a manifest path nor an env name`,
     );
   }
-  const manifest = await getEnv(spec);
+  const manifest = byPath ? await loadManifest(spec) : await getEnv(spec);
   options.onStart?.(manifest.name);
-  const server = await startProcess(manifest.name, { signal: options.signal });
+  const server = await startProcess(byPath ? spec : manifest.name, { signal: options.signal });
   const close = () => server.close();
   return {
     baseUrl: server.baseUrl,
@@ -81,11 +87,11 @@ export function jsonObjectFlag(name: string, value: string): Record<string, unkn
     parsed = JSON.parse(value);
   } catch (error) {
     throw new UsageError(
-      `--${name} must be a JSON object, got ${JSON.stringify(value)}: ${(error as Error).message}`,
+      `--${name} must be a JSON object, got ${quote(value)}: ${(error as Error).message}`,
     );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new UsageError(`--${name} must be a JSON object, got ${JSON.stringify(value)}`);
+    throw new UsageError(`--${name} must be a JSON object, got ${quote(value)}`);
   }
   return parsed as Record<string, unknown>;
 }
@@ -95,4 +101,55 @@ export function transportFlag(value: string | undefined): "websocket" | "http" {
   if (value === undefined || value === "websocket" || value === "ws") return "websocket";
   if (value === "http") return "http";
   throw new UsageError(`--transport must be websocket or http, got ${JSON.stringify(value)}`);
+}
+
+/** The server's action schema from `GET /schema`, if it publishes one. */
+export async function actionSchema(
+  baseUrl: string,
+  token?: string,
+): Promise<JsonSchema | undefined> {
+  try {
+    await using probe = new Probe(baseUrl, { timeoutS: 10, token });
+    const res = await probe.http("/schema");
+    const body = res.json as Record<string, unknown> | undefined;
+    return res.status === 200 && body && typeof body.action === "object"
+      ? body.action as JsonSchema
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An action for a server given by URL when the user gave none: the smallest
+ * action its `/schema` accepts, as `validate` derives it. Without a usable
+ * schema it is a usage error asking for `--action JSON`.
+ */
+export async function deriveAction(
+  baseUrl: string,
+  token?: string,
+): Promise<Record<string, unknown>> {
+  // Unlike actionSchema(), an unreachable server is an error here (exit 1).
+  const res = await (async () => {
+    await using probe = new Probe(baseUrl, { timeoutS: 10, token });
+    return await probe.http("/schema");
+  })();
+  const body = res.json as Record<string, unknown> | undefined;
+  const schema = res.status === 200 && body && typeof body.action === "object"
+    ? body.action as JsonSchema
+    : undefined;
+  if (!schema) {
+    throw new UsageError(
+      `${baseUrl} publishes no action schema (GET /schema) to derive an action from: give one with --action JSON`,
+    );
+  }
+  const sample = sampleFromSchema(schema);
+  if (!sample.ok || !isPlainObject(sample.value)) {
+    throw new UsageError(
+      `Cannot derive an action from the action schema of ${baseUrl} (${
+        sample.ok ? "it is not an object" : sample.reason
+      }): give one with --action JSON`,
+    );
+  }
+  return sample.value as Record<string, unknown>;
 }

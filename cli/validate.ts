@@ -1,24 +1,27 @@
 /**
- * `envtorch validate <url | env>`: the conformance suite of tools/validate.ts
+ * `envtorch validate <url | env>`: the conformance suite of tools/validate/
  * against a running server or a bundled env, as a report.
  *
  * @module
  */
-import { type CheckResult, validateServer } from "../tools/validate.ts";
+import { type CheckResult, validateServer } from "../tools/validate/mod.ts";
 import { type Command, intFlag, numberFlag, onePositional, parseFlags } from "./common.ts";
 import { Output } from "./output.ts";
 import { jsonObjectFlag, openTarget } from "./target.ts";
 
 const usage = `Usage: envtorch validate <url | env> [options]
 
-Checks that a server speaks the wire protocol (PROTOCOL.md): /health,
+Checks that a server speaks the wire protocol (docs/protocol.md): /health,
 /metadata, /schema, reset/step/state over HTTP and over the /ws WebSocket,
 the error codes (INVALID_JSON, UNKNOWN_TYPE, VALIDATION_ERROR, HTTP 422 for a
 bad action), that every observation and state matches the published
 /schema, the JSON types of every answer, session isolation, close twice,
-step before reset, and seed determinism. The envtorch extensions
-(envtorch-session header, DELETE /session) are checked only on a server
-that has them, so an OpenEnv server passes too.
+step before reset, a seeded episode played twice, and the env's MCP tools
+(list_tools, call_tool, JSON-RPC over /ws and POST /mcp) when it has some.
+It tells an envtorch server from an OpenEnv one first: the envtorch
+extensions (envtorch-session header, DELETE /session) are required of an
+envtorch server and not checked on an OpenEnv server, which passes too. A
+full server gets one plain failure.
 
 <url> is http://host:port or unix:/path.sock; <env> is a bundled env, started
 in a child process for the run and stopped after. Validation resets
@@ -29,8 +32,9 @@ One line per check: ok, FAIL or skip, with why. Progress shows on a terminal.
 Options:
   --action JSON     an action the env accepts (default: the env's exampleAction,
                     else one derived from the action schema)
-  --deterministic   require two resets with the same seed to give the same
-                    observation (default: only for envs that declare it)
+  --deterministic   require a seeded episode played twice with the same
+                    actions to give the same observations (default: only for
+                    envs that declare it)
   --seed N          seed of the determinism check (default 42)
   --timeout S       seconds each request may take (default 30)
   --json            one JSON report on stdout, no progress
@@ -96,7 +100,9 @@ export const validateCommand: Command = {
       const { ok, fail, skip } = report.counts;
       out.line(
         `${report.checks.length} checks: ${ok} ok, ${fail} failed, ${skip} skipped${
-          report.extensions ? "" : " (no envtorch extensions: an OpenEnv-style server)"
+          report.server === "envtorch"
+            ? ""
+            : " (an OpenEnv-style server: envtorch extensions not checked)"
         }`,
       );
     }

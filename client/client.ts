@@ -13,6 +13,7 @@ import {
   fieldsFromMetadata,
   Observation,
   type ResetOptions,
+  type Reward,
   State,
   type StepResult,
   type WireStepResult,
@@ -132,6 +133,7 @@ export class HTTPEnvClient<
   A extends Action = Action,
   O extends Observation = Observation,
   S extends State = State,
+  R extends Reward = number | null,
 > implements AsyncDisposable {
   /** The env's models; a subclass overrides this. */
   static models: EnvModels = { action: Action, observation: Observation, state: State };
@@ -201,7 +203,7 @@ export class HTTPEnvClient<
    * Starts a new episode.
    * @param options `seed`, `episode_id` and any reset option the env takes.
    */
-  async reset(options: ResetCallOptions = {}): Promise<StepResult<O>> {
+  async reset(options: ResetCallOptions = {}): Promise<StepResult<O, R>> {
     const { signal, timeoutS, ...data } = options;
     const reply = await this.#request(
       { type: "reset", data: stripUndefined(data) },
@@ -212,7 +214,7 @@ export class HTTPEnvClient<
   }
 
   /** Sends one action and returns the observation, reward and done flag. */
-  async step(action: A, options?: StepCallOptions): Promise<StepResult<O>> {
+  async step(action: A, options?: StepCallOptions): Promise<StepResult<O, R>> {
     const request: ClientRequest = { type: "step", data: this._stepPayload(action) };
     let call: RequestOptions | undefined = options;
     if (options?.envTimeoutS !== undefined) {
@@ -295,7 +297,7 @@ export class HTTPEnvClient<
   }
 
   /** Turns a wire step result into a typed StepResult; override to customise. */
-  protected _parseResult(payload: WireStepResult): StepResult<O> {
+  protected _parseResult(payload: WireStepResult): StepResult<O, R> {
     const reward = payload.reward ?? null;
     const done = payload.done ?? false;
     const raw = {
@@ -304,13 +306,27 @@ export class HTTPEnvClient<
       reward,
       done,
     };
-    if (!this.#validate) return { observation: raw as unknown as O, reward, done };
+    if (!this.#validate) {
+      return { observation: raw as unknown as O, reward: this._parseReward(reward), done };
+    }
     const parsed = this.models.observation.safeParse(raw);
     if (!parsed.success) {
       throw serverSent("observation", parsed.error);
     }
     const observation = parsed.data as O;
-    return { observation, reward: observation.reward, done: observation.done };
+    return {
+      observation,
+      reward: this._parseReward(observation.reward),
+      done: observation.done,
+    };
+  }
+
+  /**
+   * The reward as the result gives it: a number or null (a boolean from the
+   * wire becomes 1 or 0). {@link GenericEnvClient} keeps the wire's value.
+   */
+  protected _parseReward(reward: Reward): R {
+    return (typeof reward === "boolean" ? Number(reward) : reward) as R;
   }
 
   /** Turns the wire state into a typed State; override to customise. */
@@ -376,11 +392,16 @@ export type GenericObservation = z.infer<typeof GenericObservation>;
  * ```
  */
 export class GenericEnvClient
-  extends HTTPEnvClient<JsonObject & Action, GenericObservation, State> {
+  extends HTTPEnvClient<JsonObject & Action, GenericObservation, State, Reward> {
   /** The env's models, which results are parsed with. */
   static override models: EnvModels = {
     action: z.looseObject(Action.shape),
     observation: GenericObservation,
     state: State,
   };
+
+  /** Keeps the reward as the wire sent it: a number, a boolean or null. */
+  protected override _parseReward(reward: Reward): Reward {
+    return reward;
+  }
 }

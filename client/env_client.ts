@@ -7,7 +7,7 @@
  * @module
  */
 import { type ClientOptions, HTTPEnvClient } from "./client.ts";
-import type { Action, Observation, State } from "../protocol/models.ts";
+import type { Action, Observation, Reward, State } from "../protocol/models.ts";
 import type { Provider, ProviderStartOptions, ServerHandle } from "../protocol/provider.ts";
 import type { ProcessOptions } from "../providers/process.ts";
 import type {
@@ -70,7 +70,7 @@ export class EnvClient<
    * ```
    */
   static async from<
-    T extends HTTPEnvClient<Action, Observation, State>,
+    T extends HTTPEnvClient<Action, Observation, State, Reward>,
     PO extends ProviderStartOptions,
   >(
     this: EnvClientClass<T>,
@@ -112,7 +112,7 @@ export class EnvClient<
    * Starts the env's server as a child process on a unix socket (no Docker)
    * and returns a connected client; `close()` stops the process.
    */
-  static async fromProcess<T extends HTTPEnvClient<Action, Observation, State>>(
+  static async fromProcess<T extends HTTPEnvClient<Action, Observation, State, Reward>>(
     this: EnvClientClass<T>,
     options: ProvidedClientOptions & { process?: ProcessOptions } = {},
   ): Promise<T> {
@@ -140,7 +140,7 @@ export class EnvClient<
    * console.log(result.reward); // 1.3
    * ```
    */
-  static async fromDockerImage<T extends HTTPEnvClient<Action, Observation, State>>(
+  static async fromDockerImage<T extends HTTPEnvClient<Action, Observation, State, Reward>>(
     this: EnvClientClass<T>,
     image: string,
     options: ProvidedClientOptions & {

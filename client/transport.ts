@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { quote } from "../protocol/quote.ts";
 import {
   ConnectionError,
   EnvTorchError,
@@ -373,7 +374,7 @@ export class WebSocketTransport implements Transport {
       pending.resolve(message as TransportReply);
     } else {
       pending.reject(
-        new InvalidJsonError(`Server sent an unknown message type ${JSON.stringify(message.type)}`),
+        new InvalidJsonError(`Server sent an unknown message type ${quote(message.type)}`),
       );
     }
   }

@@ -1,11 +1,12 @@
 /**
  * Typed errors shared by the server and the client. Each carries the wire
- * `code` of PROTOCOL.md and the HTTP `status` it maps to, so a server error
+ * `code` of docs/protocol.md and the HTTP `status` it maps to, so a server error
  * raised on one side is the same class on the other.
  *
  * @module
  */
 import type { z } from "npm:zod@4.6.7";
+import { clip, MAX_MESSAGE_CHARS, MAX_QUOTE_CHARS } from "./quote.ts";
 
 /** Error codes of the wire protocol, plus the client-side ones. */
 export type ErrorCode =
@@ -75,7 +76,8 @@ export class EnvTorchError extends Error {
     message: string,
     options: EnvTorchErrorOptions = {},
   ) {
-    super(message, { cause: options.cause });
+    // Messages may quote what was sent (a key, a type, a peer's reply): cap them.
+    super(clip(message, MAX_MESSAGE_CHARS), { cause: options.cause });
     this.code = code;
     this.status = status;
     this.details = options.details ?? {};
@@ -114,6 +116,7 @@ export class ValidationError extends EnvTorchError {
     errors: ValidationIssue[] = [],
     options: EnvTorchErrorOptions & { status?: number } = {},
   ) {
+    errors = capIssues(errors);
     super("VALIDATION_ERROR", options.status ?? 422, message, {
       ...options,
       details: { ...options.details, errors },
@@ -133,6 +136,20 @@ export class ValidationError extends EnvTorchError {
       .join("; ");
     return new ValidationError(`Invalid ${what}: ${summary}`, errors, { cause: error });
   }
+}
+
+/** At most 50 issues, each with a short `msg`; FastAPI's `input` (the value itself) is dropped. */
+function capIssues(errors: ValidationIssue[]): ValidationIssue[] {
+  if (!Array.isArray(errors)) return [];
+  return errors.slice(0, 50).map((issue) => {
+    if (issue === null || typeof issue !== "object") return issue;
+    const { input: _input, ...rest } = issue as ValidationIssue & { input?: unknown };
+    return {
+      ...rest,
+      loc: Array.isArray(rest.loc) ? rest.loc.slice(0, 32) : rest.loc,
+      msg: typeof rest.msg === "string" ? clip(rest.msg, MAX_QUOTE_CHARS) : rest.msg,
+    };
+  });
 }
 
 /** A request body or message over the size limit. */

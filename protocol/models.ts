@@ -8,7 +8,7 @@
  */
 import { z } from "npm:zod@4.6.7";
 
-/** Header that names an HTTP session (see PROTOCOL.md). */
+/** Header that names an HTTP session (see docs/protocol.md). */
 export const SESSION_HEADER = "envtorch-session" as const;
 
 /**
@@ -127,12 +127,17 @@ export const ResetOptions: z.ZodObject<
 /** Options of `reset`. */
 export type ResetOptions = z.infer<typeof ResetOptions>;
 
-/** What `reset` and `step` give the caller. */
-export interface StepResult<O extends Observation = Observation> {
+/**
+ * What `reset` and `step` give the caller. `R` is the reward's type: typed
+ * clients give `number | null` (a boolean reward from the wire becomes 1 or
+ * 0), so `total += r.reward ?? 0` type-checks; the generic client keeps the
+ * wire's `number | boolean | null`.
+ */
+export interface StepResult<O extends Observation = Observation, R extends Reward = Reward> {
   /** The observation, with `reward` and `done` inside it too. */
   observation: O;
   /** The reward of this step. */
-  reward: Reward;
+  reward: R;
   /** Whether the episode has ended. */
   done: boolean;
 }

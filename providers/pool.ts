@@ -13,7 +13,7 @@ import type { Action, Observation, State } from "../protocol/models.ts";
 
 /** Any env client, whatever its models: what a pool holds. */
 // deno-lint-ignore no-explicit-any
-export type AnyClient = HTTPEnvClient<any, any, any>;
+export type AnyClient = HTTPEnvClient<any, any, any, any>;
 
 /** Options of an {@link EnvPool}. */
 export interface EnvPoolOptions<T extends AnyClient> {

@@ -68,7 +68,17 @@ export async function startProcess(
   const dir = await Deno.makeTempDir({ prefix: "envtorch-" });
   const socket = `${dir}/env.sock`;
   const [cmd, ...base] = cliCommand();
-  const args = [...base, "serve", env, "--socket", socket, "--exit-on-stdin-eof"];
+  // The child removes the folder too (if empty) when it stops: a parent
+  // killed by Ctrl-C never runs its own clean-up, but its child sees stdin close.
+  const args = [
+    ...base,
+    "serve",
+    env,
+    "--socket",
+    socket,
+    "--exit-on-stdin-eof",
+    "--remove-socket-dir",
+  ];
   if (options.maxSessions !== undefined) args.push("--max-sessions", String(options.maxSessions));
   args.push(...(options.args ?? []));
   const child = new Deno.Command(cmd!, {

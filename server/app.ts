@@ -1,9 +1,15 @@
 /**
  * The env server: a Hono app with every HTTP route and the WebSocket `/ws`
- * session of PROTOCOL.md, and {@link serve} to listen on TCP or a unix socket.
+ * session of docs/protocol.md, and {@link serve} to listen on TCP or a unix socket.
  *
  * @module
  */
+import {
+  type FileIdentity,
+  fileIdentity,
+  removeOwnSocket,
+  SocketInUseError,
+} from "./unix_socket.ts";
 import { Hono } from "npm:hono@4.13.19";
 import { z } from "npm:zod@4.6.7";
 import type { EnvFactory, EnvMetadata } from "../protocol/environment.ts";
@@ -540,7 +546,11 @@ export type ListenOptions =
     socket?: undefined;
   }
   | {
-    /** Path of a unix socket to listen on (a stale socket file is replaced). */
+    /**
+     * Path of a unix socket to listen on. It must not exist: call
+     * `claimSocketPath()` (server/unix_socket.ts) first to remove a stale socket. On shutdown the
+     * socket is removed only if it is still the one this server created.
+     */
     socket: string;
     port?: undefined;
     hostname?: undefined;
@@ -573,12 +583,11 @@ export interface RunningServer extends AsyncDisposable {
 export function serve(app: EnvApp, options: ListenOptions): RunningServer {
   let server: Deno.HttpServer<Deno.NetAddr> | Deno.HttpServer<Deno.UnixAddr>;
   let baseUrl: string;
+  let own: FileIdentity | undefined;
   if (options.socket !== undefined) {
-    removeStaleSocket(options.socket);
-    server = Deno.serve(
-      { path: options.socket, transport: "unix", onListen: () => {} },
-      app.fetch,
-    );
+    const listening = listenUnix(options.socket, app.fetch);
+    server = listening.server;
+    own = listening.own;
     baseUrl = `unix:${options.socket}`;
   } else {
     const hostname = options.hostname ?? "127.0.0.1";
@@ -599,13 +608,7 @@ export function serve(app: EnvApp, options: ListenOptions): RunningServer {
       app.sessions.metrics.stopLagMonitor();
       await app.close();
       await server.shutdown();
-      if (options.socket !== undefined) {
-        try {
-          Deno.removeSync(options.socket);
-        } catch {
-          // Already gone.
-        }
-      }
+      if (options.socket !== undefined) removeOwnSocket(options.socket, own);
     })();
   return {
     baseUrl,
@@ -615,10 +618,38 @@ export function serve(app: EnvApp, options: ListenOptions): RunningServer {
   };
 }
 
-function removeStaleSocket(path: string): void {
+/**
+ * Listens on a unix socket at `path` without ever replacing what is there.
+ * Deno unlinks a unix listener's path when it closes, whatever file is at the
+ * path by then; so the server binds a private name next to `path` and
+ * hard-links it into place (a link never overwrites: it fails if `path`
+ * exists), then drops the private name. On close Deno unlinks only the private
+ * name, long gone, and {@link removeOwnSocket} removes `path` only if it is
+ * still this socket.
+ */
+function listenUnix(
+  path: string,
+  handler: Deno.ServeHandler<Deno.UnixAddr>,
+): { server: Deno.HttpServer<Deno.UnixAddr>; own: FileIdentity | undefined } {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const temp = `${dir}/.${crypto.randomUUID().slice(0, 8)}.sock`;
+  const server = Deno.serve({ path: temp, transport: "unix", onListen: () => {} }, handler);
   try {
-    if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+    Deno.linkSync(temp, path);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    void server.shutdown();
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    throw new SocketInUseError(
+      path,
+      `${path} exists: another server may be listening on it (claimSocketPath() removes a stale socket)`,
+    );
+  } finally {
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // Already gone.
+    }
   }
+  return { server, own: fileIdentity(path) };
 }

@@ -39,3 +39,4 @@ export {
 } from "./mcp_stdio.ts";
 export { isInitialize, MCP_SESSION_HEADER, StreamableMcp } from "./mcp_http.ts";
 export { openApiDocument } from "./openapi.ts";
+export { claimSocketPath, SocketInUseError } from "./unix_socket.ts";

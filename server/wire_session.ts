@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { quote } from "../protocol/quote.ts";
 import { z } from "npm:zod@4.6.7";
 import {
   asEnvTorchError,
@@ -82,7 +83,7 @@ export function parseClientMessage(
   const type = (raw as Record<string, unknown>).type;
   if (typeof type !== "string" || !KNOWN_TYPES.has(type)) {
     throw new UnknownTypeError(
-      `Unknown message type ${JSON.stringify(type)}: expected reset, step, state, close or mcp`,
+      `Unknown message type ${quote(type)}: expected reset, step, state, close or mcp`,
     );
   }
   if (isPlainStep(raw as Record<string, unknown>)) return raw as z.infer<typeof ClientMessage>;

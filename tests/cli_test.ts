@@ -37,7 +37,18 @@ Deno.test("an unknown command exits 2 and names it", async () => {
 Deno.test("envtorch list shows the echo env, as text and JSON", async () => {
   const text = await runCli(["list"]);
   assert.equal(text.code, 0);
-  assert.match(text.stdout, /^echo\s+echo-env:latest\s+Echoes each message back/m);
+  assert.match(text.stdout, /^NAME\s+IMAGE\s+CONCURRENT\s+DESCRIPTION$/m);
+  assert.match(text.stdout, /^echo\s+echo-env:latest\s+yes\s+Echoes each message back/m);
+  // Columns line up: each column starts at the same offset on every line.
+  const lines = text.stdout.trimEnd().split("\n");
+  const header = lines[0]!;
+  for (const column of ["IMAGE", "CONCURRENT", "DESCRIPTION"]) {
+    const at = header.indexOf(column);
+    for (const line of lines.slice(1)) {
+      assert.equal(line.slice(at - 2, at), "  ", `${column} column of ${JSON.stringify(line)}`);
+      assert.notEqual(line[at], " ", `${column} column of ${JSON.stringify(line)}`);
+    }
+  }
   const json = await runCli(["list", "--json"]);
   const envs = JSON.parse(json.stdout);
   const echo = envs.find((e: { name: string }) => e.name === "echo");
@@ -62,12 +73,31 @@ Deno.test("serve: usage errors exit 2 with a clear message and the usage", async
     [["serve", "echo", "extra"], /Expected one env/],
     [["list", "extra"], /Unexpected argument extra/],
   ];
+  const withEnv: [string[], Record<string, string>, RegExp][] = [
+    [
+      ["serve", "echo"],
+      { PORT: "abc" },
+      /^envtorch serve: \$PORT must be an integer from 0 to 65535, got "abc"$/m,
+    ],
+  ];
+  for (const [args, env, pattern] of withEnv) {
+    await t.step(
+      `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")} ${args.join(" ")}`,
+      async () => {
+        const { code, stderr } = await runCli(args, { env });
+        assert.equal(code, 2, stderr);
+        assert.match(stderr, pattern);
+        assert.doesNotMatch(stderr, /--port/);
+      },
+    );
+  }
   for (const [args, pattern] of cases) {
     await t.step(args.join(" "), async () => {
       const { code, stderr } = await runCli(args);
       assert.equal(code, 2, stderr);
       assert.match(stderr, pattern);
-      assert.match(stderr, /Usage: envtorch/);
+      assert.match(stderr, new RegExp(`^Run 'envtorch ${args[0]} --help' for its usage\\.$`, "m"));
+      assert.doesNotMatch(stderr, /Usage:/, "the error, not the whole help");
     });
   }
 });
@@ -78,7 +108,7 @@ Deno.test("serve --help exits 0 with the options", async () => {
   assert.match(stdout, /--max-sessions N/);
 });
 
-Deno.test("serve echo over TCP answers curl-style requests with PROTOCOL.md's shapes", async () => {
+Deno.test("serve echo over TCP answers curl-style requests with docs/protocol.md's shapes", async () => {
   await using server = await startCli(["serve", "echo", "--port", "0"]);
   const match = server.firstLine.match(/serving echo on (http:\/\/127\.0\.0\.1:\d+)/);
   assert.ok(match, server.firstLine);

@@ -3,7 +3,7 @@
  * `CodingEnv.fromDockerImage` (root server with only SETUID, SETGID and
  * KILL, read-only root, tmpfs /tmp, NetworkMode none, the unix-socket
  * transport). Checks the hardening read back from the engine and seen from
- * inside; runs every Python hostile input of SECURITY.md (the table the host
+ * inside; runs every Python hostile input of docs/security.md (the table the host
  * suite runs too, plus the network and the full tmpfs) against the
  * container, each followed by: the next step works, /health answers, no
  * process of the worker uid is left but the fresh worker, and the

@@ -1,7 +1,7 @@
 /**
  * The coding env end to end on the host: a real server (createApp + serve),
  * the typed client over WebSocket, real Python workers. Every hostile input
- * of SECURITY.md whose protection applies on a host running as root (the
+ * of docs/security.md whose protection applies on a host running as root (the
  * shared table of tests/helpers/coding_cases.ts, which the container suite
  * runs too), each followed by the same checks: the next step works, /health
  * answers, and no process of the worker uid is left but the fresh worker.

@@ -1,6 +1,6 @@
 /**
  * One conformance suite for every route and WebSocket message of
- * PROTOCOL.md, run in-process, over TCP and over a unix socket.
+ * docs/protocol.md, run in-process, over TCP and over a unix socket.
  */
 import assert from "node:assert/strict";
 import {

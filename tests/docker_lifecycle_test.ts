@@ -224,8 +224,11 @@ dockerTest("envtorch run, ps and clean drive containers from the command line", 
     ) {
       const out = await cli(args).output();
       assert.equal(out.code, 2, `envtorch ${args.join(" ")}`);
-      assert.match(new TextDecoder().decode(out.stderr), /Usage: envtorch /);
+      assert.match(new TextDecoder().decode(out.stderr), /Run 'envtorch \w+ --help'/);
     }
+    const typo = await cli(["run", "ech0"]).output();
+    assert.equal(typo.code, 2, "a bare unknown name is an unknown env: a usage error");
+    assert.match(new TextDecoder().decode(typo.stderr), /No env or image named ech0: known envs/);
     const missing = await cli(["run", "envtorch-no-such-image:latest"]).output();
     assert.equal(missing.code, 1);
     assert.match(

@@ -1,5 +1,5 @@
 /**
- * The HTTP and WebSocket hostile inputs of SECURITY.md against a real
+ * The HTTP and WebSocket hostile inputs of docs/security.md against a real
  * server: each gets its documented status or error code, the server stays
  * up, and a bystander session is unaffected.
  */

@@ -94,7 +94,7 @@ Deno.test("init: a new env passes fmt, lint, check and its tests, then lists, se
       assert.equal(code, 0);
       assert.match(
         stdout,
-        /^guess-word\s+guess-word-env:latest\s+Replies to each message in upper case$/m,
+        /^guess-word\s+guess-word-env:latest\s+yes\s+Replies to each message in upper case$/m,
       );
     });
 
@@ -118,7 +118,7 @@ Deno.test("init: a new env passes fmt, lint, check and its tests, then lists, se
         assert.ok(url, first);
         const { code, stdout } = await runEnvtorch(["validate", url], { root });
         assert.equal(code, 0, stdout);
-        assert.match(stdout, / 0 failed, 0 skipped/);
+        assert.match(stdout, / 0 failed, [01] skipped/);
       } finally {
         child.kill("SIGTERM");
         await child.status;
@@ -153,6 +153,11 @@ Deno.test("init: a new env passes fmt, lint, check and its tests, then lists, se
       const cases: [string[], RegExp][] = [
         [["init", NAME], /already exists/],
         [["init", "Guess"], /Invalid env name "Guess"/],
+        [
+          ["init", "guess_number"],
+          /Invalid env name "guess_number".*; did you mean guess-number\?$/m,
+        ],
+        [["init", "GuessNumber"], /did you mean guess-number\?$/m],
         [["init", "1st"], /Invalid env name/],
         [["init", "a--b"], /Invalid env name/],
         [["init", "trailing-"], /Invalid env name/],
@@ -165,7 +170,7 @@ Deno.test("init: a new env passes fmt, lint, check and its tests, then lists, se
         const { code, stderr } = await runEnvtorch(args, { root });
         assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
         assert.match(stderr, pattern);
-        assert.match(stderr, /Usage: envtorch init/);
+        assert.match(stderr, /Run 'envtorch init --help'/);
       }
       const left = [...Deno.readDirSync(`${root}/envs`)].map((e) => e.name);
       assert.ok(!left.includes("Guess") && !left.includes("ok-name"), "nothing made on refusal");
@@ -194,6 +199,35 @@ Deno.test("init --dir puts the env elsewhere, importing envtorch by relative pat
       `${dir}/elsewhere`,
     ]);
     assert.equal(testCode, 0, out + stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("init --dir prints next steps that work from outside the checkout", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "envtorch-init-next-" });
+  try {
+    // Run as a user would, from the folder the env is created in.
+    const envtorch = (args: string[]) =>
+      runIn(dir, [Deno.execPath(), "run", "-A", "--quiet", `${ROOT}main.ts`, ...args]);
+    const { code, stdout, stderr } = await envtorch(["init", "dice", "--dir", dir]);
+    assert.equal(code, 0, stderr);
+    const next = stdout.slice(stdout.indexOf("Next:")).split("\n").slice(1).map((l) => l.trim())
+      .filter(Boolean);
+    assert.deepEqual(next, [
+      "deno test -A dice/",
+      "envtorch serve dice/manifest.ts",
+      "envtorch validate dice/manifest.ts",
+      `envtorch step dice/manifest.ts --action '{"message": "hi"}'`,
+    ]);
+    const test = await runIn(dir, [Deno.execPath(), "test", "-A", "dice/"]);
+    assert.equal(test.code, 0, test.stdout + test.stderr);
+    const validate = await envtorch(["validate", "dice/manifest.ts"]);
+    assert.equal(validate.code, 0, validate.stdout + validate.stderr);
+    assert.match(validate.stdout, / 0 failed/);
+    const step = await envtorch(["step", "dice/manifest.ts", "--action", '{"message": "hi"}']);
+    assert.equal(step.code, 0, step.stdout + step.stderr);
+    assert.match(step.stdout, /^step 1\s+reward 1\s+done false\s+\{"reply":"HI"/m);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -161,7 +161,7 @@ Deno.test("replay: usage errors exit 2 with a clear message", async (t) => {
         const { code, stderr } = await runEnvtorch(args);
         assert.equal(code, 2, stderr);
         assert.match(stderr, pattern);
-        assert.match(stderr, /Usage: envtorch replay/);
+        assert.match(stderr, /Run 'envtorch replay --help'/);
       });
     }
   } finally {

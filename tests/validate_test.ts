@@ -7,10 +7,16 @@ import assert from "node:assert/strict";
 import { z } from "npm:zod@4.6.7";
 import { Action, createApp, EchoEnvironment, Observation, serve, State } from "../mod.ts";
 import { listEnvs } from "../envs/registry.ts";
-import { validateServer } from "../tools/validate.ts";
+import { validateServer } from "../tools/validate/mod.ts";
 import { startBrokenServer } from "./fixtures/broken_servers.ts";
 import { startCli } from "./helpers/cli.ts";
 import { runEnvtorch } from "./helpers/cli_run.ts";
+
+/**
+ * The one skip a passing envtorch env may have: no MCP tools (an env that
+ * declares none); every other check must pass.
+ */
+const NO_TOOLS = /offers no MCP tools/;
 
 /** The report lines: `ok    http.health ...`. */
 function checkLines(stdout: string): Map<string, string> {
@@ -57,7 +63,12 @@ Deno.test("validate echo (by name) starts it, passes every check and stops it", 
   }
   assert.match(lines.get("action")!, /"message":"Hello, World!".*exampleAction/);
   assert.match(lines.get("ws.step_before_reset")!, /refused: SESSION_ERROR/);
-  assert.match(stdout, /\d+ checks: \d+ ok, 0 failed, 0 skipped$/m);
+  assert.match(stdout, /\d+ checks: \d+ ok, 0 failed, [01] skipped$/m);
+  for (const line of [...lines.values()].filter((l) => l.startsWith("skip"))) {
+    assert.match(line, /^skip\s+mcp\.list_tools .*offers no MCP tools/);
+  }
+  assert.match(lines.get("server.kind")!, /^ok\s+server\.kind .*envtorch server/);
+  assert.doesNotMatch(stdout, /OpenEnv-style/);
   assert.equal(stderr, "", "no progress when stdout is not a terminal");
 });
 
@@ -83,7 +94,7 @@ Deno.test("validate a URL: echo served over TCP and over a unix socket", async (
     const { code, stdout } = await runEnvtorch(["validate", url]);
     assert.equal(code, 0, stdout);
     assert.match(stdout, new RegExp(`^envtorch validate: ${url}$`, "m"));
-    assert.match(stdout, / 0 failed, 0 skipped/);
+    assert.match(stdout, / 0 failed, [01] skipped/);
   });
   await t.step("unix socket", async () => {
     const dir = await Deno.makeTempDir();
@@ -96,7 +107,10 @@ Deno.test("validate a URL: echo served over TCP and over a unix socket", async (
       assert.equal(report.extensions, true);
       assert.equal(report.target, `unix:${dir}/e.sock`);
       assert.equal(report.counts.fail, 0);
-      assert.ok(report.checks.every((c: { status: string }) => c.status === "ok"));
+      assert.equal(report.server, "envtorch");
+      for (const c of report.checks) {
+        if (c.status !== "ok") assert.match(`${c.status} ${c.id} ${c.detail}`, NO_TOOLS);
+      }
       // derived from the schema: a URL has no manifest
       assert.deepEqual(report.action, {
         value: { message: "x" },
@@ -145,7 +159,10 @@ Deno.test("determinism: informational for a URL, required with --deterministic",
   const loose = await validateServer(server.baseUrl, { action: { message: "a" } });
   const check = loose.checks.find((c) => c.id === "determinism")!;
   assert.equal(check.status, "skip");
-  assert.match(check.detail, /seed 42 gave different observations at observation\.echoed_message/);
+  assert.match(
+    check.detail,
+    /seed 42 gave different observations at the reset, observation\.echoed_message/,
+  );
   assert.equal(loose.ok, true);
   const { code, stdout } = await runEnvtorch(["validate", server.baseUrl, "--deterministic"]);
   assert.equal(code, 1);

@@ -6,6 +6,7 @@
  */
 import { GenericEnvClient, type HTTPEnvClient } from "../client/client.ts";
 import { envToken, withToken } from "../client/token.ts";
+import type { Action, Observation, Reward, State } from "../protocol/models.ts";
 import { EnvTorchError } from "../protocol/errors.ts";
 import { parseBaseUrl } from "../client/transport.ts";
 
@@ -82,6 +83,11 @@ export interface LoadResult {
   completed: number;
   /** Steps that succeeded. */
   steps: number;
+  /**
+   * Episodes that ended (`done`) during the measured phase; each ended
+   * episode is followed by a reset, which is not counted as a step.
+   */
+  episodes: number;
   /** Failures by error code (`CAPACITY_REACHED`, `CONNECTION_ERROR`, ...). */
   failures: Record<string, number>;
   /** Wall time of the measured phase, ms. */
@@ -92,8 +98,9 @@ export interface LoadResult {
   latency: LatencySummary;
 }
 
+/** One session of {@link runLoad}; `step` resolves to the observation's `done`. */
 interface Stepper {
-  step(): Promise<void>;
+  step(): Promise<boolean>;
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -127,7 +134,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             options.action,
           );
         await s.reset();
-        for (let k = 0; k < warmup; k++) await s.step();
+        for (let k = 0; k < warmup; k++) if (await s.step()) await s.reset();
         steppers[i] = s;
       } catch (error) {
         fail(error);
@@ -140,6 +147,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   );
   const latencies: number[] = [];
   let steps = 0;
+  let episodes = 0;
   let completed = 0;
   const started = performance.now();
   await Promise.all(steppers.map(async (s) => {
@@ -147,9 +155,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     try {
       for (let k = 0; k < options.stepsPerSession; k++) {
         const t0 = performance.now();
-        await s.step();
+        const done = await s.step();
         latencies.push(performance.now() - t0);
         steps++;
+        if (done) {
+          episodes++;
+          await s.reset();
+        }
       }
       completed++;
     } catch (error) {
@@ -162,6 +174,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     sessions: options.sessions,
     completed,
     steps,
+    episodes,
     failures,
     wallMs,
     stepsPerSecond: steps / (wallMs / 1000),
@@ -169,9 +182,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-function clientStepper(client: HTTPEnvClient, action: Record<string, unknown>): Stepper {
+function clientStepper(
+  client: HTTPEnvClient<Action, Observation, State, Reward>,
+  action: Record<string, unknown>,
+): Stepper {
   return {
-    step: async () => void await client.step(action),
+    step: async () => (await client.step(action)).done,
     reset: async () => void await client.reset(),
     close: () => client.close(),
   };
@@ -209,21 +225,21 @@ export async function rawStepper(
     w?.('{"type":"error","data":{"code":"CONNECTION_ERROR","message":"closed"}}');
   };
   const call = (message: string) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<boolean>((resolve, reject) => {
       if (failed) return reject(failed);
       waiting = (data) => {
         if (data.startsWith('{"type":"error"')) {
-          const err = new Error(data);
+          const err = new Error(data.slice(0, 500));
           err.name = JSON.parse(data).data.code;
           reject(err);
-        } else resolve();
+        } else resolve(isDone(data, (m) => (m as { data?: unknown }).data));
       };
       ws.send(message);
     });
   const stepMessage = JSON.stringify({ type: "step", data: action });
   return {
     step: () => call(stepMessage),
-    reset: () => call('{"type":"reset","data":{}}'),
+    reset: async () => void await call('{"type":"reset","data":{}}'),
     close: () => {
       ws.close();
       client?.close();
@@ -257,14 +273,30 @@ export function rawHttpStepper(
     session = res.headers.get("envtorch-session") ?? session;
     const text = await res.text();
     if (!res.ok) {
-      const err = new Error(text);
+      const err = new Error(text.slice(0, 500));
       err.name = res.status === 503 ? "CAPACITY_REACHED" : `HTTP_${res.status}`;
       throw err;
     }
+    return isDone(text, (m) => m);
   };
   return {
     step: () => call("/step", body),
-    reset: () => call("/reset", "{}"),
+    reset: async () => void await call("/reset", "{}"),
     close: () => Promise.resolve(client?.close()),
   };
+}
+
+/**
+ * Whether a reply's `done` is true. The cheap text test rules out the common
+ * case (not done) without parsing; a match is confirmed by parsing, so a
+ * `"done": true` inside an observation's own fields does not count.
+ */
+function isDone(text: string, result: (message: unknown) => unknown): boolean {
+  if (!/"done"\s*:\s*true/.test(text)) return false;
+  try {
+    const r = result(JSON.parse(text)) as { done?: unknown } | undefined;
+    return r?.done === true;
+  } catch {
+    return false;
+  }
 }

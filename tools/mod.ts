@@ -15,10 +15,11 @@ export {
 export {
   type CheckResult,
   type CheckStatus,
+  type ServerKind,
   type ValidateOptions,
   validateServer,
   type ValidationReport,
-} from "./validate.ts";
+} from "./validate/mod.ts";
 export {
   checkSchema,
   type CheckSchemaOptions,

@@ -9,7 +9,7 @@
  * the end of every step, every other process of the uid is killed and its
  * IPC objects removed; a step that leaves threads has the worker stopped
  * until the next step. A step that times out is interrupted, then killed.
- * What protects what, and where: README.md.
+ * What protects what, and where: README.md and docs/security.md.
  *
  * @module
  */

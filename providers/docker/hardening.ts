@@ -1,5 +1,5 @@
 /**
- * The container hardening of SECURITY.md as a HostConfig, and the check
+ * The container hardening of docs/security.md as a HostConfig, and the check
  * that the engine applied it: the engine ignores unknown JSON fields, so a
  * typo would silently disable a limit. Every env container gets these
  * defaults unless the caller raises a limit explicitly.

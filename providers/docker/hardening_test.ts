@@ -8,7 +8,7 @@ import {
 import { SECCOMP_SECURITY_OPT } from "./seccomp.ts";
 
 Deno.test("hardened HostConfig", async (t) => {
-  await t.step("defaults follow SECURITY.md", () => {
+  await t.step("defaults follow docs/security.md", () => {
     const hc = hardenedHostConfig();
     assert.deepEqual(hc.CapDrop, ["ALL"]);
     assert.deepEqual(hc.SecurityOpt, ["no-new-privileges", SECCOMP_SECURITY_OPT]);

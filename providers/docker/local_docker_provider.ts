@@ -65,7 +65,7 @@ export const CONTAINER_PORT = 8000;
 /**
  * Options of {@link LocalDockerProvider.start}. A limit or capability left
  * out takes the value the image asks for through its
- * `IMAGE_HARDENING_LABELS` (see hardening.ts), else the SECURITY.md default.
+ * `IMAGE_HARDENING_LABELS` (see hardening.ts), else the docs/security.md default.
  */
 export interface DockerStartOptions extends HardeningOptions {
   /**
@@ -199,7 +199,13 @@ export class DockerContainer implements ServerHandle, AsyncDisposable {
     this.#onClose = init.onClose;
   }
 
-  /** The container's last log lines (stdout and stderr). */
+  /**
+   * The container's last log lines (stdout and stderr), as the engine has
+   * stored them so far. The engine copies a container's output
+   * asynchronously, so a line the process has just written may not be there
+   * yet; to wait for a line, follow the stream
+   * (`engine.containers.followLogs(id)`).
+   */
   async logs(options: { tail?: number | "all"; signal?: AbortSignal } = {}): Promise<string> {
     const frames = await this.#engine.containers.logs(this.id, {
       tail: options.tail ?? 200,

@@ -1,5 +1,5 @@
 /**
- * The Python hostile inputs of SECURITY.md as one table of cases, run by
+ * The Python hostile inputs of docs/security.md as one table of cases, run by
  * the host suite (tests/coding_host_test.ts, a server in this process) and
  * by the container suite (tests/coding_container_test.ts, the coding-env
  * image), so that both run the very same attacks with the same expected
@@ -152,7 +152,7 @@ const FORK_BOMB = [
   "        pass",
 ].join("\n");
 
-/** Every Python hostile input of SECURITY.md. */
+/** Every Python hostile input of docs/security.md. */
 export const hostileCases: HostileCase[] = [
   {
     name: "while True: pass is interrupted; /health and other sessions answer meanwhile",
