@@ -4,13 +4,14 @@
  *
  * @module
  */
+import { delay } from "../protocol/deadline.ts";
 
 /** GC three times, then RSS and heap, as a JSON response. */
 export async function memoryResponse(): Promise<Response> {
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let k = 0; k < 3; k++) {
     gc?.();
-    await new Promise((r) => setTimeout(r, 50));
+    await delay(50);
   }
   const m = Deno.memoryUsage();
   return Response.json({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, gc: !!gc });

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { delay } from "../protocol/deadline.ts";
 import { summarize } from "../tools/load.ts";
 import { CodingEnv, PythonExecutor } from "../envs/coding/mod.ts";
 import { startServer } from "./_servers.ts";
@@ -58,7 +59,7 @@ for (const n of quick ? [8] : [8, 32]) {
       const s = performance.now();
       await (await fetch(`${server.baseUrl}/health`)).body?.cancel();
       healthWorst = Math.max(healthWorst, performance.now() - s);
-      await new Promise((r) => setTimeout(r, 20));
+      await delay(20);
     }
   })();
   t0 = performance.now();

@@ -7,6 +7,9 @@
  *
  * @module
  */
+import { httpClientFor, parseBaseUrl } from "../client/transport.ts";
+import { withDeadline } from "../protocol/deadline.ts";
+
 const here = new URL("./", import.meta.url);
 const names = (await Array.fromAsync(Deno.readDir(here)))
   .map((e) => e.name)
@@ -16,18 +19,17 @@ const names = (await Array.fromAsync(Deno.readDir(here)))
 async function dockerAnswers(): Promise<boolean> {
   const host = Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
   if (!host.startsWith("unix://")) return true;
-  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: host.slice(7) } });
+  const client = httpClientFor(parseBaseUrl(`unix:${host.slice(7)}`));
   try {
-    const res = await fetch("http://localhost/_ping", {
-      client,
-      signal: AbortSignal.timeout(2000),
+    return await withDeadline("GET /_ping", { timeoutS: 2 }, async ({ signal }) => {
+      const res = await fetch("http://localhost/_ping", { client, signal });
+      await res.body?.cancel();
+      return res.ok;
     });
-    await res.body?.cancel();
-    return res.ok;
   } catch {
     return false;
   } finally {
-    client.close();
+    client?.close();
   }
 }
 

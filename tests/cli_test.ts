@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
+import { httpClientFor, parseBaseUrl } from "../client/transport.ts";
 import { runCli, startCli } from "./helpers/cli.ts";
 
 Deno.test("envtorch --help lists the commands and exits 0", async () => {
@@ -141,10 +142,10 @@ Deno.test("serve echo on a unix socket, removed on shutdown", async () => {
   try {
     await using server = await startCli(["serve", "echo", "--socket", path]);
     assert.equal(server.firstLine, `envtorch: serving echo on unix:${path}`);
-    const client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
+    const client = httpClientFor(parseBaseUrl(`unix:${path}`));
     const res = await fetch("http://localhost/health", { client });
     assert.deepEqual(await res.json(), { status: "healthy" });
-    client.close();
+    client?.close();
     server.child.kill("SIGINT");
     assert.equal((await server.child.status).code, 0);
     await assert.rejects(Deno.stat(path), Deno.errors.NotFound);

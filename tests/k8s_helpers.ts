@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { delay } from "../protocol/deadline.ts";
 import { KubernetesClient } from "../providers/kubernetes/client.ts";
 import { KubernetesConflictError } from "../providers/kubernetes/errors.ts";
 import { PodApi } from "../providers/kubernetes/pods.ts";
@@ -89,7 +90,7 @@ export async function waitNoPods(
   while (true) {
     const left = await podsOf(kube, labels, { includeTerminating: true });
     if (!left.length || performance.now() > deadline) return left;
-    await new Promise((r) => setTimeout(r, 200));
+    await delay(200);
   }
 }
 

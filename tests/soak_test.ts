@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { EchoEnv } from "../mod.ts";
+import { delay } from "../protocol/deadline.ts";
 import { KnobEnv, knobModels } from "./fixtures/test_env.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTarget } from "./helpers/targets.ts";
@@ -74,7 +75,7 @@ Deno.test({
       "warm-up sessions closed",
       async () => (await metric(base, 'envtorch_sessions_active{transport="ws"}')) === 0,
     );
-    await new Promise((r) => setTimeout(r, 500));
+    await delay(500);
     const baseline = { fds: openFiles(pid), rss: rssMiB(pid) };
 
     const clients = await open();
@@ -91,7 +92,7 @@ Deno.test({
       "soak sessions closed",
       async () => (await metric(base, 'envtorch_sessions_active{transport="ws"}')) === 0,
     );
-    await new Promise((r) => setTimeout(r, 500));
+    await delay(500);
     const after = { fds: openFiles(pid), rss: rssMiB(pid) };
     console.log(
       `soak: ${steps} steps in ${SOAK_S} s (${(steps / SOAK_S).toFixed(0)}/s); RSS MiB: ` +

@@ -141,25 +141,28 @@ export class ContainerApi {
 
   /** `GET /containers/{id}/logs`, decoded into frames. */
   async logs(id: string, options: LogsOptions = {}): Promise<LogFrame[]> {
-    const res = await this.#engine.request("GET", path`/containers/${id}/logs`, {
-      query: {
-        stdout: options.stdout ?? true,
-        stderr: options.stderr ?? true,
-        tail: String(options.tail ?? "all"),
-        timestamps: options.timestamps,
-      },
-      signal: options.signal,
-      timeoutS: 30,
-    });
-    const bytes = await readCappedBytes(
-      res.body,
-      options.maxBytes ?? MAX_LOGS_BYTES,
-      `Docker engine (logs of ${id.slice(0, 12)})`,
-    ).catch((error) => {
-      throw error instanceof BodyTooLargeError
-        ? new DockerError(error.message, { cause: error })
-        : error;
-    });
+    const query = {
+      stdout: options.stdout ?? true,
+      stderr: options.stderr ?? true,
+      tail: String(options.tail ?? "all"),
+      timestamps: options.timestamps,
+    };
+    const request = { query, signal: options.signal, timeoutS: 30 };
+    const bytes = await this.#engine.read(
+      "GET",
+      path`/containers/${id}/logs`,
+      request,
+      (res) =>
+        readCappedBytes(
+          res.body,
+          options.maxBytes ?? MAX_LOGS_BYTES,
+          `Docker engine (logs of ${id.slice(0, 12)})`,
+        ).catch((error) => {
+          throw error instanceof BodyTooLargeError
+            ? new DockerError(error.message, { cause: error })
+            : error;
+        }),
+    );
     return await decodeLogFrames(bytes);
   }
 

@@ -8,6 +8,8 @@
  * @module
  */
 import { TimeoutError } from "../../protocol/errors.ts";
+import { withDeadline } from "../../protocol/deadline.ts";
+import { httpClientFor } from "../../client/transport.ts";
 import { ContainerApi } from "./containers.ts";
 import { DockerError, dockerErrorFromResponse, EngineUnreachableError } from "./engine_errors.ts";
 import type { EngineVersion } from "./engine_types.ts";
@@ -67,8 +69,9 @@ export interface EngineRequestOptions {
   /** Aborts the request. */
   signal?: AbortSignal;
   /**
-   * Seconds until the answer must be complete; `null` for none.
-   * @default the engine's timeoutS for {@link DockerEngine.json}, none for {@link DockerEngine.request}
+   * Seconds until the answer must be complete (for {@link DockerEngine.request},
+   * until its headers have arrived); `null` for none.
+   * @default the engine's timeoutS for {@link DockerEngine.json}, none for {@link DockerEngine.request} and {@link DockerEngine.read}
    */
   timeoutS?: number | null;
   /**
@@ -144,9 +147,11 @@ export class DockerEngine implements AsyncDisposable {
       }
       this.#version = Promise.resolve(options.apiVersion);
     }
-    this.#client = Deno.createHttpClient({
-      proxy: { transport: "unix", path: this.socketPath },
-    });
+    this.#client = httpClientFor({
+      httpBase: "http://docker",
+      wsBase: "ws://docker",
+      socketPath: this.socketPath,
+    })!;
     this.containers = new ContainerApi(this);
     this.images = new ImageApi(this);
     this.exec = new ExecApi(this);
@@ -202,19 +207,43 @@ export class DockerEngine implements AsyncDisposable {
   /**
    * Sends one request and returns the response once its headers arrive.
    * A status of 400 or more becomes a typed error; a socket nobody answers
-   * on becomes {@link EngineUnreachableError}. The caller reads or cancels the body.
+   * on becomes {@link EngineUnreachableError}. The caller reads or cancels
+   * the body; `timeoutS` covers the answer's headers (use {@link read} for
+   * a deadline that covers the body too).
    */
-  async request(
+  request(method: string, path: string, options: EngineRequestOptions = {}): Promise<Response> {
+    return this.read(method, path, options, (res) => Promise.resolve(res));
+  }
+
+  /**
+   * Sends one request and hands its answer to `consume`, both under one
+   * deadline (`timeoutS`, none unless given): a body that stops arriving
+   * fails with {@link TimeoutError} too. Errors as for {@link request}.
+   */
+  read<T>(
     method: string,
     path: string,
-    options: EngineRequestOptions = {},
-  ): Promise<Response> {
-    if (this.#closed) throw new DockerError("Docker engine client is closed");
-    const what = `${method} ${path}`;
+    options: EngineRequestOptions,
+    consume: (res: Response, signal: AbortSignal | undefined) => Promise<T>,
+  ): Promise<T> {
+    if (this.#closed) return Promise.reject(new DockerError("Docker engine client is closed"));
     const timeoutS = options.timeoutS ?? null;
-    const timeout = timeoutS === null ? undefined : AbortSignal.timeout(timeoutS * 1000);
-    const signals = [options.signal, timeout].filter((s): s is AbortSignal => !!s);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    if (timeoutS === null) return this.#exchange(method, path, options, options.signal, consume);
+    return withDeadline(
+      `Docker engine (${method} ${path})`,
+      { signal: options.signal, timeoutS },
+      ({ signal }) => this.#exchange(method, path, options, signal, consume),
+    );
+  }
+
+  async #exchange<T>(
+    method: string,
+    path: string,
+    options: EngineRequestOptions,
+    signal: AbortSignal | undefined,
+    consume: (res: Response, signal: AbortSignal | undefined) => Promise<T>,
+  ): Promise<T> {
+    const what = `${method} ${path}`;
     const versioned = options.versioned ?? true;
     const prefix = versioned ? `/v${await this.apiVersion(signal)}` : "";
     const url = `http://docker${prefix}${path}${queryString(options.query)}`;
@@ -230,7 +259,7 @@ export class DockerEngine implements AsyncDisposable {
     try {
       res = await fetch(url, { method, headers, body, signal, client: this.#client });
     } catch (error) {
-      throw this.#failure(error, what, timeoutS, timeout, options.signal);
+      throw this.#failure(error, what, signal);
     }
     if (res.status >= 400) {
       let message = "";
@@ -249,45 +278,40 @@ export class DockerEngine implements AsyncDisposable {
         if (error instanceof BodyTooLargeError) {
           throw new DockerError(error.message, { request: what, cause: error });
         }
-        throw this.#failure(error, what, timeoutS, timeout, options.signal);
+        throw this.#failure(error, what, signal);
       }
       throw dockerErrorFromResponse(res.status, printable(message.trim()).slice(0, 4096), what);
     }
-    return res;
+    return await consume(res, signal);
   }
 
   /** Sends one request and parses its JSON answer (an empty answer is `undefined`). */
-  async json<T>(method: string, path: string, options: EngineRequestOptions = {}): Promise<T> {
+  json<T>(method: string, path: string, options: EngineRequestOptions = {}): Promise<T> {
     const timeoutS = options.timeoutS === undefined ? this.#timeoutS : options.timeoutS;
-    const timeout = timeoutS === null ? undefined : AbortSignal.timeout(timeoutS * 1000);
-    const signals = [options.signal, timeout].filter((s): s is AbortSignal => !!s);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const what = `${method} ${path}`;
-    const res = await this.request(method, path, { ...options, signal, timeoutS: null })
-      .catch((error) => {
-        throw this.#failure(error, what, timeoutS, timeout, options.signal);
-      });
-    let text: string;
-    try {
-      text = await readCappedText(
-        res.body,
-        options.maxBodyBytes ?? MAX_JSON_BODY_BYTES,
-        `Docker engine (${what})`,
-      );
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        throw new DockerError(error.message, { request: what, cause: error });
+    return this.read(method, path, { ...options, timeoutS }, async (res, signal) => {
+      let text: string;
+      try {
+        text = await readCappedText(
+          res.body,
+          options.maxBodyBytes ?? MAX_JSON_BODY_BYTES,
+          `Docker engine (${what})`,
+        );
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) {
+          throw new DockerError(error.message, { request: what, cause: error });
+        }
+        throw this.#failure(error, what, signal);
       }
-      throw this.#failure(error, what, timeoutS, timeout, options.signal);
-    }
-    if (!text) return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new DockerError(`Docker engine sent a body that is not JSON for ${what}`, {
-        request: what,
-      });
-    }
+      if (!text) return undefined as T;
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new DockerError(`Docker engine sent a body that is not JSON for ${what}`, {
+          request: what,
+        });
+      }
+    });
   }
 
   /** Sends one request and discards the answer's body. */
@@ -300,21 +324,14 @@ export class DockerEngine implements AsyncDisposable {
     return res.status;
   }
 
-  #failure(
-    error: unknown,
-    what: string,
-    timeoutS: number | null,
-    timeout: AbortSignal | undefined,
-    callerSignal: AbortSignal | undefined,
-  ): unknown {
+  /**
+   * Maps a failed fetch or body read to a typed error. An aborted `signal`
+   * gives its reason (the caller's own, or the deadline's, which
+   * {@link withDeadline} turns into a {@link TimeoutError}).
+   */
+  #failure(error: unknown, what: string, signal: AbortSignal | undefined): unknown {
     if (error instanceof DockerError || error instanceof TimeoutError) return error;
-    if (callerSignal?.aborted) return callerSignal.reason;
-    if (timeout?.aborted) {
-      return new TimeoutError(
-        `Docker engine did not answer ${what} within ${timeoutS} s`,
-        { cause: error },
-      );
-    }
+    if (signal?.aborted) return signal.reason;
     return new EngineUnreachableError(this.socketPath, describeSocketError(error), {
       cause: error,
       request: what,

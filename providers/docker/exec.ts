@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { delay, withDeadline } from "../../protocol/deadline.ts";
 import type { DockerEngine } from "./engine.ts";
 import type { ExecInspect } from "./engine_types.ts";
 import { decodeLogFrames, framesToText } from "./log_frames.ts";
@@ -90,34 +91,40 @@ export class ExecApi {
    * const { stdout } = await engine.exec.run(id, ["cat", "/proc/self/status"]);
    * ```
    */
-  async run(containerId: string, cmd: string[], options: ExecRunOptions = {}): Promise<ExecResult> {
-    const timeout = AbortSignal.timeout((options.timeoutS ?? 30) * 1000);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    const execId = await this.create(containerId, cmd, { ...options, signal });
-    const res = await this.#engine.request("POST", path`/exec/${execId}/start`, {
-      json: { Detach: false, Tty: false },
-      signal,
-    });
-    const bytes = await readCappedBytes(
-      res.body,
-      MAX_EXEC_OUTPUT_BYTES,
-      "Docker engine (exec output)",
-    )
-      .catch((error) => {
-        throw error instanceof BodyTooLargeError
-          ? new DockerError(error.message, { cause: error })
-          : error;
-      });
-    const frames = await decodeLogFrames(bytes);
-    let info = await this.inspect(execId, { signal });
-    for (let i = 0; info.Running && i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      info = await this.inspect(execId, { signal });
-    }
-    return {
-      exitCode: info.ExitCode ?? -1,
-      stdout: framesToText(frames, ["stdout"]),
-      stderr: framesToText(frames, ["stderr"]),
-    };
+  run(containerId: string, cmd: string[], options: ExecRunOptions = {}): Promise<ExecResult> {
+    const timeoutS = options.timeoutS ?? 30;
+    const deadline = { signal: options.signal, timeoutS };
+    return withDeadline(
+      `Docker exec in ${containerId.slice(0, 12)}`,
+      deadline,
+      async ({ signal }) => {
+        const execId = await this.create(containerId, cmd, { ...options, signal });
+        const res = await this.#engine.request("POST", path`/exec/${execId}/start`, {
+          json: { Detach: false, Tty: false },
+          signal,
+        });
+        const bytes = await readCappedBytes(
+          res.body,
+          MAX_EXEC_OUTPUT_BYTES,
+          "Docker engine (exec output)",
+        )
+          .catch((error) => {
+            throw error instanceof BodyTooLargeError
+              ? new DockerError(error.message, { cause: error })
+              : error;
+          });
+        const frames = await decodeLogFrames(bytes);
+        let info = await this.inspect(execId, { signal });
+        for (let i = 0; info.Running && i < 100; i++) {
+          await delay(20, { signal });
+          info = await this.inspect(execId, { signal });
+        }
+        return {
+          exitCode: info.ExitCode ?? -1,
+          stdout: framesToText(frames, ["stdout"]),
+          stderr: framesToText(frames, ["stderr"]),
+        };
+      },
+    );
   }
 }

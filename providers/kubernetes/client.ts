@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { TimeoutError } from "../../protocol/errors.ts";
+import { withDeadline } from "../../protocol/deadline.ts";
 import { ClusterUnreachableError, KubernetesError, kubernetesErrorFromResponse } from "./errors.ts";
 import { type ClusterAccess, type KubeConfigOptions, loadKubeConfig } from "./kubeconfig.ts";
 
@@ -94,16 +94,34 @@ export class KubernetesClient implements AsyncDisposable {
     return url.href;
   }
 
-  async #fetch(
+  /**
+   * Sends one request and hands its answer to `consume`, both under one
+   * deadline (the client's `timeoutS` unless given; `null` for none).
+   */
+  #exchange<T>(
     method: string,
     path: string,
     options: Omit<KubernetesRequestOptions, "timeoutS"> & { timeoutS?: number | null },
+    consume: (res: Response) => Promise<T>,
+  ): Promise<T> {
+    const timeoutS = options.timeoutS === null ? undefined : options.timeoutS ?? this.#timeoutS;
+    if (timeoutS === undefined) {
+      return this.#fetch(method, path, options, options.signal).then(consume);
+    }
+    return withDeadline(
+      `Kubernetes ${method} ${path}`,
+      { signal: options.signal, timeoutS },
+      async ({ signal }) => await consume(await this.#fetch(method, path, options, signal)),
+    );
+  }
+
+  async #fetch(
+    method: string,
+    path: string,
+    options: Omit<KubernetesRequestOptions, "timeoutS">,
+    signal: AbortSignal | undefined,
   ): Promise<Response> {
     const request = `${method} ${path}`;
-    const timeoutS = options.timeoutS === null ? undefined : options.timeoutS ?? this.#timeoutS;
-    const timeout = timeoutS === undefined ? undefined : AbortSignal.timeout(timeoutS * 1000);
-    const signals = [options.signal, timeout].filter((s): s is AbortSignal => !!s);
-    const signal = signals.length ? AbortSignal.any(signals) : undefined;
     const headers: Record<string, string> = { accept: "application/json", ...this.#headers };
     if (options.json !== undefined) headers["content-type"] = "application/json";
     try {
@@ -115,10 +133,8 @@ export class KubernetesClient implements AsyncDisposable {
         signal,
       });
     } catch (error) {
-      if (options.signal?.aborted) throw options.signal.reason ?? error;
-      if (timeout?.aborted) {
-        throw new TimeoutError(`Kubernetes ${request} took more than ${timeoutS} s`);
-      }
+      // The caller's reason, or the deadline's (which withDeadline makes a TimeoutError).
+      if (signal?.aborted) throw signal.reason ?? error;
       const e = error as Error;
       const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
       throw new ClusterUnreachableError(
@@ -135,8 +151,12 @@ export class KubernetesClient implements AsyncDisposable {
     path: string,
     options: KubernetesRequestOptions = {},
   ): Promise<T> {
-    const res = await this.#fetch(method, path, options);
-    const text = await res.text();
+    const [res, text] = await this.#exchange(
+      method,
+      path,
+      options,
+      async (res) => [res, await res.text()] as const,
+    );
     let body: unknown = text;
     try {
       body = text ? JSON.parse(text) : null;
@@ -153,8 +173,12 @@ export class KubernetesClient implements AsyncDisposable {
 
   /** Sends a GET and returns the answer as text (a Pod's logs). */
   async text(path: string, options: KubernetesRequestOptions = {}): Promise<string> {
-    const res = await this.#fetch("GET", path, options);
-    const text = await res.text();
+    const [res, text] = await this.#exchange(
+      "GET",
+      path,
+      options,
+      async (res) => [res, await res.text()] as const,
+    );
     if (!res.ok) {
       let body: unknown = text;
       try {
@@ -174,11 +198,12 @@ export class KubernetesClient implements AsyncDisposable {
     path: string,
     options: { query?: Record<string, QueryValue>; signal?: AbortSignal } = {},
   ): AsyncGenerator<WatchEvent<T>> {
-    const res = await this.#fetch("GET", path, {
-      query: { ...options.query, watch: 1 },
-      signal: options.signal,
-      timeoutS: null,
-    });
+    const res = await this.#fetch(
+      "GET",
+      path,
+      { query: { ...options.query, watch: 1 } },
+      options.signal,
+    );
     if (!res.ok) {
       const text = await res.text();
       let body: unknown = text;

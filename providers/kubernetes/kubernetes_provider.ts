@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { delay } from "../../protocol/deadline.ts";
 import type { Provider, ProviderStartOptions, ServerHandle } from "../../protocol/provider.ts";
 import { waitForHealth } from "../health.ts";
 import { DockerEngine } from "../docker/engine.ts";
@@ -601,9 +602,9 @@ export class KubernetesProvider
               if (ended) end(ended);
             } catch (e) {
               if (e instanceof KubernetesNotFoundError) end("the Pod was deleted");
-              else if (!watch.signal.aborted) await new Promise((r) => setTimeout(r, 500));
+              else if (!watch.signal.aborted) await delay(500);
             }
-            if (!(error instanceof KubernetesError)) await new Promise((r) => setTimeout(r, 100));
+            if (!(error instanceof KubernetesError)) await delay(100);
             changed();
           }
         }
