@@ -15,6 +15,7 @@ import type { CallOptions, CallReply } from "./executor.ts";
 import { encodeFrame, encodeRawFrame, FrameDecoder } from "./frames.ts";
 import { resolvePython } from "./python.ts";
 import { delay } from "./worker_process.ts";
+import { bootstrapFor, sourceLoader } from "./python_source.ts";
 
 /** The outcome of one test. */
 export interface TestResult {
@@ -74,32 +75,8 @@ export interface GradeOptions {
   signal?: AbortSignal;
 }
 
-/** Runs grader.py, sent as the first frame on fd 0 (as the runner is). */
-const BOOTSTRAP = `import os
-def r(n):
-    b = b""
-    while len(b) < n:
-        c = os.read(0, n - len(b))
-        if not c:
-            raise SystemExit(70)
-        b += c
-    return b
-exec(compile(r(int.from_bytes(r(4), "big")), "envtorch_grader.py", "exec"))
-`;
-
-const GRADER_URL = new URL("./grader.py", import.meta.url);
-let graderSource: Promise<Uint8Array> | undefined;
-
-function loadGrader(): Promise<Uint8Array> {
-  return graderSource ??=
-    (GRADER_URL.protocol === "file:"
-      ? Deno.readFile(GRADER_URL)
-      : fetch(GRADER_URL).then(async (res) => new Uint8Array(await res.arrayBuffer())))
-      .catch((error) => {
-        graderSource = undefined;
-        throw error;
-      });
-}
+const BOOTSTRAP = bootstrapFor("envtorch_grader.py");
+const loadGrader = sourceLoader(new URL("./grader.py", import.meta.url));
 
 /** Deepest plain value relayed from the worker (the grader's own cap is 32). */
 const MAX_RELAY_DEPTH = 64;

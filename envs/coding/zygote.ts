@@ -22,6 +22,7 @@
 import { WorkerStartError } from "./errors.ts";
 import { FrameChannel } from "./frame_channel.ts";
 import { encodeFrame, encodeRawFrame } from "./frames.ts";
+import { bootstrapFor, sourceLoader } from "./python_source.ts";
 
 /** How a worker ended: its own status. */
 export interface ExitStatus {
@@ -31,32 +32,8 @@ export interface ExitStatus {
   signal: Deno.Signal | null;
 }
 
-/** Runs the runner's source, sent as the first frame on fd 0. */
-const BOOTSTRAP = `import os
-def r(n):
-    b = b""
-    while len(b) < n:
-        c = os.read(0, n - len(b))
-        if not c:
-            raise SystemExit(70)
-        b += c
-    return b
-exec(compile(r(int.from_bytes(r(4), "big")), "envtorch_runner.py", "exec"))
-`;
-
-const RUNNER_URL = new URL("./runner.py", import.meta.url);
-let runnerSource: Promise<Uint8Array> | undefined;
-
-function loadRunner(): Promise<Uint8Array> {
-  return runnerSource ??=
-    (RUNNER_URL.protocol === "file:"
-      ? Deno.readFile(RUNNER_URL)
-      : fetch(RUNNER_URL).then(async (res) => new Uint8Array(await res.arrayBuffer())))
-      .catch((error) => {
-        runnerSource = undefined;
-        throw error;
-      });
-}
+const BOOTSTRAP = bootstrapFor("envtorch_runner.py");
+const loadRunner = sourceLoader(new URL("./runner.py", import.meta.url));
 
 const SIGNAL_NAMES: Record<number, Deno.Signal> = {
   1: "SIGHUP",
