@@ -14,4 +14,6 @@ const server = await docker.start(ECHO_IMAGE, {
   labels: { [TEST_LABEL]: Deno.args[0]! },
 });
 console.log(JSON.stringify({ id: server.id, url: server.baseUrl }));
-await new Promise(() => {});
+// A timer keeps the process alive (a bare never-settling promise would let Deno exit once
+// nothing else is pending) until the test kills it.
+setInterval(() => {}, 1 << 30);
