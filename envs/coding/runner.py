@@ -1309,15 +1309,9 @@ def _end_of_step_sweep(cfg):
 
 
 def _remove_own_entries(folder):
-    uid = os.getuid()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
+    for path in _owned_entries([folder], os.getuid()):
         try:
-            if entry.stat(follow_symlinks=False).st_uid == uid:
-                os.unlink(entry.path)
+            os.unlink(path)
         except OSError:
             pass
 

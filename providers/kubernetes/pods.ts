@@ -30,6 +30,21 @@ export interface DeleteOptions {
   signal?: AbortSignal;
 }
 
+/** A DELETE that resolves false when the object was already gone. */
+async function deleteIfPresent(
+  kube: KubernetesClient,
+  path: string,
+  options: { json?: unknown; signal?: AbortSignal },
+): Promise<boolean> {
+  try {
+    await kube.request("DELETE", path, options);
+    return true;
+  } catch (error) {
+    if (error instanceof KubernetesNotFoundError) return false;
+    throw error;
+  }
+}
+
 function podsPath(namespace: string, name?: string, sub?: string): string {
   return `/api/v1/namespaces/${enc(namespace)}/pods${name ? `/${enc(name)}` : ""}${
     sub ? `/${sub}` : ""
@@ -65,21 +80,15 @@ export class PodApi {
   }
 
   /** Deletes a Pod; resolves false when it was already gone. */
-  async delete(namespace: string, name: string, options: DeleteOptions = {}): Promise<boolean> {
-    try {
-      await this.#kube.request("DELETE", podsPath(namespace, name), {
-        json: options.gracePeriodSeconds === undefined ? undefined : {
-          kind: "DeleteOptions",
-          apiVersion: "v1",
-          gracePeriodSeconds: options.gracePeriodSeconds,
-        },
-        signal: options.signal,
-      });
-      return true;
-    } catch (error) {
-      if (error instanceof KubernetesNotFoundError) return false;
-      throw error;
-    }
+  delete(namespace: string, name: string, options: DeleteOptions = {}): Promise<boolean> {
+    return deleteIfPresent(this.#kube, podsPath(namespace, name), {
+      json: options.gracePeriodSeconds === undefined ? undefined : {
+        kind: "DeleteOptions",
+        apiVersion: "v1",
+        gracePeriodSeconds: options.gracePeriodSeconds,
+      },
+      signal: options.signal,
+    });
   }
 
   /** Watches one Pod from `resourceVersion` on. */
@@ -156,18 +165,12 @@ export class NetworkPolicyApi {
   }
 
   /** Deletes a policy; resolves false when it was already gone. */
-  async delete(
+  delete(
     namespace: string,
     name: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<boolean> {
-    try {
-      await this.#kube.request("DELETE", this.#path(namespace, name), options);
-      return true;
-    } catch (error) {
-      if (error instanceof KubernetesNotFoundError) return false;
-      throw error;
-    }
+    return deleteIfPresent(this.#kube, this.#path(namespace, name), options);
   }
 }
 
@@ -194,18 +197,12 @@ export class ServiceApi {
   }
 
   /** Deletes a Service; resolves false when it was already gone. */
-  async delete(
+  delete(
     namespace: string,
     name: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<boolean> {
-    try {
-      await this.#kube.request("DELETE", this.#path(namespace, name), options);
-      return true;
-    } catch (error) {
-      if (error instanceof KubernetesNotFoundError) return false;
-      throw error;
-    }
+    return deleteIfPresent(this.#kube, this.#path(namespace, name), options);
   }
 
   /** Lists Services. */
