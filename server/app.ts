@@ -245,29 +245,53 @@ export function createApp(
 
   app.delete("/mcp", (c) => streamable.handle(c.req.raw));
 
-  app.get("/mcp", (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      if (c.req.header(MCP_SESSION_HEADER)) return streamable.handle(c.req.raw);
-      return c.json({ detail: "Method Not Allowed" }, 405, { allow: "POST, DELETE" });
-    }
-    const ticket = app.frontDoor.admitWebSocket(c.env);
+  /**
+   * Admits a WebSocket through the front door (connection caps), upgrades it,
+   * opens its session with `open`, and closes a connection that stays silent
+   * past the first-message deadline. `/ws` and `/mcp` differ only in `open`
+   * and in how an error opening the session is sent.
+   */
+  const acceptSocket = (
+    info: unknown,
+    request: Request,
+    open: () => Promise<SocketHandler | EnvTorchError>,
+    openError: (error: EnvTorchError) => unknown,
+  ): Response => {
+    const ticket = app.frontDoor.admitWebSocket(info);
     if (ticket instanceof Response) return ticket;
     let upgraded;
     try {
-      upgraded = Deno.upgradeWebSocket(c.req.raw);
+      upgraded = Deno.upgradeWebSocket(request);
     } catch (error) {
       ticket.release();
-      return c.json({ detail: `Cannot upgrade to WebSocket: ${(error as Error).message}` }, 400);
+      return Response.json(
+        { detail: `Cannot upgrade to WebSocket: ${(error as Error).message}` },
+        { status: 400 },
+      );
     }
     const { socket, response } = upgraded;
-    const opened = openMcpSocket(sessions, app.limits.maxMessageBytes);
-    attachSocket(socket, opened, sessions, (e) => rpcError(null, SERVER_ERROR, e.message));
+    const opened = open();
+    attachSocket(socket, opened, sessions, openError);
+    // A connection silent past the deadline is closed and its session freed.
     ticket.watch(
       socket,
       () =>
         void closeOpened(opened, sessions, "closed: no message before the first-message deadline"),
     );
     return response;
+  };
+
+  app.get("/mcp", (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      if (c.req.header(MCP_SESSION_HEADER)) return streamable.handle(c.req.raw);
+      return c.json({ detail: "Method Not Allowed" }, 405, { allow: "POST, DELETE" });
+    }
+    return acceptSocket(
+      c.env,
+      c.req.raw,
+      () => openMcpSocket(sessions, app.limits.maxMessageBytes),
+      (e) => rpcError(null, SERVER_ERROR, e.message),
+    );
   });
 
   app.get("/metrics", (c) => {
@@ -334,25 +358,12 @@ export function createApp(
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.json({ detail: "Expected a WebSocket upgrade request" }, 426);
     }
-    const ticket = app.frontDoor.admitWebSocket(c.env);
-    if (ticket instanceof Response) return ticket;
-    let upgraded;
-    try {
-      upgraded = Deno.upgradeWebSocket(c.req.raw);
-    } catch (error) {
-      ticket.release();
-      return c.json({ detail: `Cannot upgrade to WebSocket: ${(error as Error).message}` }, 400);
-    }
-    const { socket, response } = upgraded;
-    const opened = openWireSession(sessions, app.limits.maxMessageBytes);
-    attachSocket(socket, opened, sessions, errorMessage);
-    // A connection silent past the deadline is closed and its session freed.
-    ticket.watch(
-      socket,
-      () =>
-        void closeOpened(opened, sessions, "closed: no message before the first-message deadline"),
+    return acceptSocket(
+      c.env,
+      c.req.raw,
+      () => openWireSession(sessions, app.limits.maxMessageBytes),
+      errorMessage,
     );
-    return response;
   });
 
   return app;
