@@ -17,6 +17,7 @@ import {
   runLabel,
   TEST_LABEL,
 } from "./docker_helpers.ts";
+import { firstLine } from "./helpers/first_line.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -43,18 +44,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  let text = "";
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  return text.split("\n")[0]!;
 }
 
 dockerTest("a client killed with SIGKILL leaves a container that the reaper removes", async () => {

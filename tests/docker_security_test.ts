@@ -83,18 +83,7 @@ r = libc.unshare(0x10000000)  # CLONE_NEWUSER
 userns = errno.errorcode.get(ctypes.get_errno()) if r < 0 else 'created'
 print(json.dumps({'seccomp': status['Seccomp'].strip(), 'io_uring_setup': uring, 'unshare_user': userns}))
 `;
-
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  let text = "";
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  return text.split("\n")[0]!;
-}
+import { firstLine } from "./helpers/first_line.ts";
 
 async function stepJson(env: CodingEnv, code: string): Promise<Record<string, unknown>> {
   const { observation } = await env.step({ code });

@@ -30,6 +30,7 @@ import {
   TEST_LABEL as TEST,
   waitNoPods,
 } from "./k8s_helpers.ts";
+import { firstLine } from "./helpers/first_line.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -43,18 +44,6 @@ function cli(args: string[]) {
     stdout: "piped",
     stderr: "piped",
   });
-}
-
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  return text.split("\n")[0]!;
 }
 
 async function setup() {
