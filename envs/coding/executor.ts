@@ -33,7 +33,6 @@ import {
 import { describeIsolation, type Isolation } from "./isolation.ts";
 import { killProcessesOfUid, killRunner } from "./leftovers.ts";
 import { verifyLockdown } from "./lockdown_check.ts";
-import { startTime } from "./procfs.ts";
 import { resolvePython } from "./python.ts";
 import { lostCall, lostResult, parseCallReply, parseDone } from "./replies.ts";
 import {
@@ -475,18 +474,21 @@ export class PythonExecutor implements AsyncDisposable {
     this.#isolation = describeIsolation(ready, this.#drop, this.#systemLimits);
   }
 
-  /** Starts and verifies a worker of `slot` for `episode`. */
-  async #launch(slot: Slot, episode: string, fresh: boolean): Promise<Launched> {
+  /** Starts and verifies a worker of `slot` for `episode`, in place of `replaces` if given. */
+  async #launch(
+    slot: Slot,
+    episode: string,
+    fresh: boolean,
+    replaces?: WorkerProcess,
+  ): Promise<Launched> {
     if (this.#closed) throw new ExecutorClosedError();
-    for (const path of [slot.out, slot.err]) {
-      await Deno.writeFile(path, new Uint8Array(), { mode: 0o600 });
-    }
     const { worker, first } = await WorkerProcess.start({
       python: this.#python,
       config: this.#config("run", fresh, slot, episode),
       tempDir: this.#tempBase,
       timeoutMs: (this.#options.startTimeoutS ?? DEFAULTS.startTimeoutS) * 1000,
       maxFrameBytes: this.#maxFrame,
+      replaces,
     });
     const ready = first as unknown as ReadyInfo;
     try {
@@ -494,7 +496,8 @@ export class PythonExecutor implements AsyncDisposable {
       this.#systemLimits ??= await readSystemLimits(
         this.#root.slice(0, this.#root.lastIndexOf("/")) || "/",
       );
-      const runner = { pid: ready.pid, start: await startTime(ready.pid) ?? "" };
+      // The pid checked above is the one WorkerProcess read the start time of.
+      const runner = { pid: worker.pid, start: worker.startTime ?? "" };
       return { worker, ready, episode, runner };
     } catch (error) {
       await worker.stop();
@@ -507,13 +510,11 @@ export class PythonExecutor implements AsyncDisposable {
     let ready = () => {};
     this.#spareReady = new Promise<void>((resolve) => (ready = resolve));
     const job = (async () => {
-      // Killed before the spare's fork, whose kill(-1) as the uid ends what it left.
-      const stopping = before?.stop();
       try {
         if (!this.#closed && this.#spareSlot && !this.#spare) {
-          const launched = await this.#launch(this.#spareSlot, newEpisodeName(), true);
-          // Its first step's page faults, now rather than in the next episode's first step.
-          await converse(launched.worker, { op: "warm" }, { timeoutMs: 5000, graceMs: 250 });
+          // The zygote kills `before` just before the spare's fork, whose kill(-1) as the uid
+          // then ends whatever it left: one request, and no killer process of its own.
+          const launched = await this.#launch(this.#spareSlot, newEpisodeName(), true, before);
           if (this.#closed || this.#spare) await launched.worker.stop();
           else this.#spare = launched;
         }
@@ -522,7 +523,7 @@ export class PythonExecutor implements AsyncDisposable {
       } finally {
         ready();
       }
-      await stopping;
+      await before?.stop();
     })();
     this.#spareJob = job;
     void job.finally(() => {

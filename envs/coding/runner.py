@@ -23,7 +23,7 @@ Sections, in order:
    on files the server reads if the runner dies, a private TMPDIR/HOME with
    umask 077 (`_setup_runner`, `_private_tmp`, `_worker`).
 5. runner (steps): `_Runner` runs each step in one persistent namespace,
-   serves `exec`, `call` (the grader's), `warm` and `ping`; between steps it
+   serves `exec`, `call` (the grader's) and `ping`; between steps it
    blocks every signal.
 6. end of step: what a step leaves goes when it ends (every other process of
    the uid, its System V IPC objects and POSIX queues); a signal that came
@@ -90,20 +90,40 @@ def _write_frame(fd, message):
 # --- small system helpers ----------------------------------------------------
 
 
-def _prctl(option, value):
-    """Calls prctl(2); returns True on success."""
-    try:
+_LIBC = []
+
+
+def _libc():
+    """The C library through ctypes, with the prototypes the runner and zygote call.
+
+    Loaded once, in the zygote before it forks, so that no worker pays the
+    dlopen and its page faults again. Raises if ctypes cannot load it.
+    """
+    if not _LIBC:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        arg = ctypes.c_ulong
-        return libc.prctl(option, arg(value), arg(0), arg(0), arg(0)) == 0
+        ulong, long_, ptr, i64 = ctypes.c_ulong, ctypes.c_long, ctypes.c_void_p, ctypes.c_int64
+        libc.prctl.argtypes = (ctypes.c_int, ulong, ulong, ulong, ulong)
+        libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, i64, i64)
+        libc.ptrace.argtypes = (long_, long_, ptr, ptr)
+        libc.shmctl.argtypes = (ctypes.c_int, ctypes.c_int, ptr)
+        libc.msgctl.argtypes = (ctypes.c_int, ctypes.c_int, ptr)
+        libc.semctl.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr)
+        _LIBC.append(libc)
+        _LIBC.append(ctypes.c_int * 32)  # room for any of the IPC `*_INFO` structs
+    return _LIBC[0]
+
+
+def _prctl(option, value):
+    """Calls prctl(2); returns True on success."""
+    try:
+        return _libc().prctl(option, value, 0, 0, 0) == 0
     except Exception:
         return False
 
 
 _FALLOC_FL_KEEP_SIZE = 1
-_libc = {}
 
 
 def _reserve(fd, size):
@@ -114,14 +134,7 @@ def _reserve(fd, size):
     some session has filled the tmpfs. Returns True on success.
     """
     try:
-        libc = _libc.get("c")
-        if libc is None:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
-            _libc["c"] = libc
-        return libc.fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, size) == 0
+        return _libc().fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, size) == 0
     except Exception:
         return False
 
@@ -222,11 +235,7 @@ PTRACE_DETACH = 17
 def _ptrace_detach(pid, sig):
     """Detaches from a runner that made us its tracer (PTRACE_TRACEME), delivering `sig`."""
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.ptrace.argtypes = (ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p)
-        return libc.ptrace(PTRACE_DETACH, pid, None, ctypes.c_void_p(sig)) == 0
+        return _libc().ptrace(PTRACE_DETACH, pid, None, sig) == 0
     except Exception:
         return False
 
@@ -384,8 +393,9 @@ class _Zygote:
     anything a worker sends (workers talk to the server over a unix socket of
     their own). Requests from the server, on fd 0, each answered on fd 1:
 
-    - `spawn` {ref, token, config}: forks a worker (see `_child`), answers
-      `spawned` {ref, pid};
+    - `spawn` {ref, token, config, replaces?}: kills the worker `replaces`
+      if given, then forks a worker (see `_child`), answers `spawned`
+      {ref, pid};
     - `signal` {pid, sig: "INT" | "KILL"}: signals a live worker of ours;
     - `freeze` {ref, pid}: stops the worker (SIGSTOP; a worker that made us
       its tracer is detached first) and kills every other process of its uid,
@@ -464,6 +474,16 @@ class _Zygote:
 
     def spawn(self, request):
         cfg = request["config"]
+        old = request.get("replaces")
+        if old in self.workers:
+            # The worker this one replaces dies first. Its uid's other processes go with the new
+            # worker's kill(-1) at its start, so that its end needs no killer of its own.
+            import signal
+
+            try:
+                os.kill(old, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             pid = os.fork()
         except OSError as e:
@@ -479,9 +499,11 @@ class _Zygote:
         import signal
 
         try:
+            import _signal
+
             signal.set_wakeup_fd(-1)
             for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, signal.SIG_DFL)
+                _signal.signal(sig, _signal.SIG_DFL)  # not the wrapper: no enum lookups
             # The zygote's pipes to the server are not ours: fds 0-2 go to /dev/null until the
             # runner puts its output files there.
             devnull = os.open(os.devnull, os.O_RDWR)
@@ -648,6 +670,10 @@ def _zygote(cfg):
             importlib.import_module(name)
         except ImportError:
             pass
+    try:
+        _libc()
+    except Exception:
+        pass  # each call site falls back on its own
     import gc
 
     # What the zygote holds never needs collecting in a worker: left out of its collections,
@@ -722,6 +748,11 @@ def _remove_tree(path):
         return
     if stat.S_ISDIR(info.st_mode):
         try:
+            os.rmdir(path)  # most episodes leave their folders empty
+            return
+        except OSError:
+            pass
+        try:
             os.chmod(path, 0o700)
         except OSError:
             pass
@@ -767,26 +798,47 @@ def _clear_episode_files(cfg, leftovers=None):
     _remove_ipc_objects(uid)
 
 
+# How many System V IPC objects of each kind exist (in this IPC namespace): the
+# `*_INFO` commands fill a struct whose int at `index` counts them.
+_IPC_COUNTS = {"shm": (14, 0), "msg": (12, 0), "sem": (19, 7)}  # SHM_INFO, MSG_INFO, SEM_INFO
+
+
+def _ipc_count(libc, kind):
+    """How many objects of `kind` exist, or None if the kernel would not say."""
+    command, index = _IPC_COUNTS[kind]
+    info = _LIBC[1]()
+    if kind == "shm":
+        got = libc.shmctl(0, command, info)
+    elif kind == "msg":
+        got = libc.msgctl(0, command, info)
+    else:
+        got = libc.semctl(0, 0, command, info)
+    return None if got < 0 else info[index]
+
+
 def _remove_ipc_objects(uid):
     """Removes the System V shared memory, message queues and semaphores the uid owns or made.
 
     They outlive the processes that made them, so an episode could hand data
-    to the next one, or to the next session given the same uid.
+    to the next one, or to the next session given the same uid. The kernel
+    first says how many of each kind exist: /proc/sysvipc is only read for
+    a kind that has any (after almost every step, none has).
     """
     try:
-        libc = _libc.get("ipc")
-        if libc is None:
-            import ctypes
-
-            libc = _libc["ipc"] = ctypes.CDLL(None, use_errno=True)
+        libc = _libc()
     except Exception:
         return
     kinds = [
         ("shm", "shmid", lambda i: libc.shmctl(i, 0, None)),
         ("msg", "msqid", lambda i: libc.msgctl(i, 0, None)),
-        ("sem", "semid", lambda i: libc.semctl(i, 0, 0)),
+        ("sem", "semid", lambda i: libc.semctl(i, 0, 0, None)),
     ]
     for name, id_column, remove in kinds:
+        try:
+            if _ipc_count(libc, name) == 0:
+                continue
+        except Exception:
+            pass
         try:
             with open(f"/proc/sysvipc/{name}") as f:
                 lines = f.read().splitlines()
@@ -836,25 +888,31 @@ def _setup_runner(cfg, cfd):
     """Everything between fork and the first user code; returns the runner."""
     import signal
 
+    import _signal
+
     for sig in (signal.SIGUSR1, signal.SIGTERM, signal.SIGALRM):
-        signal.signal(sig, signal.SIG_DFL)
+        _signal.signal(sig, _signal.SIG_DFL)
     os.setsid()
     facts = {"pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgid(0)}
     try:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(cfg["oom_score_adj"]))
-        with open("/proc/self/oom_score_adj") as f:
-            facts["oom_score_adj"] = int(f.read())
-    except OSError:
+        fd = os.open("/proc/self/oom_score_adj", os.O_RDWR | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(cfg["oom_score_adj"]).encode())
+            facts["oom_score_adj"] = int(os.pread(fd, 32, 0))
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
         facts["oom_score_adj"] = None
     facts["subreaper"] = _prctl(PR_SET_CHILD_SUBREAPER, 1)
     facts["no_new_privs"] = _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
-    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    # Created (or emptied) here, still as root, in the session's root-owned folder: 0600,
+    # never through a link.
+    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     out_fd = err_fd = None
     if cfg["mode"] == "run":
-        out_fd = os.open(cfg["out_path"], flags)
-        err_fd = os.open(cfg["err_path"], flags)
+        out_fd = os.open(cfg["out_path"], flags, 0o600)
+        err_fd = os.open(cfg["err_path"], flags, 0o600)
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
     zygote = os.getppid()
@@ -972,6 +1030,7 @@ def _worker(cfg, socket_path, token):
     if runner is None:
         _write_frame(cfd, {"op": "reaped", **facts})
         os._exit(0)
+    runner.warm_up()
     _write_frame(cfd, {"op": "ready", **facts})
     runner.serve()
     os._exit(0)
@@ -1068,7 +1127,7 @@ class _Runner:
             signal.signal(signal.SIGINT, self.on_sigint)
         if signal.getsignal(signal.SIGCHLD) != signal.SIG_DFL:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        _set_sigmask(())
         self.interrupted = False
 
     def on_sigint(self, signum, frame):
@@ -1187,9 +1246,10 @@ class _Runner:
         self.clear_output()
         return reply
 
-    def handle_warm(self):
-        """Runs the step machinery once on throwaway code, in a throwaway namespace, so
-        that a spare worker takes its copy-on-write page faults before it is handed out."""
+    def warm_up(self):
+        """Runs the step machinery once on throwaway code, in a throwaway namespace, before
+        `ready`: the worker takes its copy-on-write page faults before it is handed out
+        (a spare, in the background), not in its first step."""
         import ast
 
         self.prepare()
@@ -1199,7 +1259,6 @@ class _Runner:
         _end_of_step_sweep(self.cfg)
         self.finish(0, 0)
         self.clear_output()
-        return {"op": "warm"}
 
     def clear_output(self):
         for fd in (self.out_fd, self.err_fd):
@@ -1219,7 +1278,7 @@ class _Runner:
         # Signals were blocked while idle: the call must be interruptible like a step.
         if signal.getsignal(signal.SIGINT) != self.on_sigint:
             signal.signal(signal.SIGINT, self.on_sigint)
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        _set_sigmask(())
         self.in_user = True
         try:
             reply = _grader_call(self.ns, request)
@@ -1236,7 +1295,7 @@ class _Runner:
         while True:
             # Idle: no signal handler of user code may run (and fork) between steps. What
             # arrives waits for the next step, or ends the worker there (see handle_exec).
-            signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
+            _set_sigmask(_ALL_SIGNALS)
             try:
                 request = _read_frame(self.cin)
             except EOFError:
@@ -1249,8 +1308,6 @@ class _Runner:
                     reply = self.handle_call(request)
                 elif op == "ping":
                     reply = {"op": "pong"}
-                elif op == "warm":
-                    reply = self.handle_warm()
                 else:
                     reply = {"op": "error", "message": f"Unknown op {op!r}"}
             except KeyboardInterrupt:
@@ -1268,7 +1325,23 @@ class _Runner:
 
 # --- end of step ---------------------------------------------------------------------
 
-_ALL_SIGNALS = set(range(1, 65)) - {9, 19}
+
+def _blockable_signals():
+    import signal
+
+    # The signals this kernel has (naming one it lacks costs a warning on every call).
+    return frozenset(int(s) for s in signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+
+
+_ALL_SIGNALS = _blockable_signals()
+
+
+def _set_sigmask(signals):
+    """Sets the thread's signal mask to `signals` (ints). The C call itself: the `signal`
+    module's wrapper turns the old mask into enum members, a hundred times slower."""
+    import _signal
+
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, signals)
 
 # Signals whose default action ends a process.
 _FATAL_BY_DEFAULT = {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31} | set(

@@ -33,7 +33,7 @@ export interface WorkerConfig {
   work_name: string;
   /** Remove earlier episodes' files before starting. */
   fresh: boolean;
-  /** File the user's fd 1 writes to. */
+  /** File the user's fd 1 writes to (the runner creates or empties it, as root, 0600). */
   out_path: string;
   /** File the user's fd 2 writes to. */
   err_path: string;
@@ -99,6 +99,11 @@ export interface WorkerStartOptions {
   timeoutMs: number;
   /** Largest frame accepted from the runner, in bytes. */
   maxFrameBytes: number;
+  /**
+   * A worker of the same zygote that this one replaces: the zygote kills it
+   * just before the fork (call its {@link WorkerProcess.stop} afterwards).
+   */
+  replaces?: WorkerProcess;
 }
 
 /** A timer as a promise, with a way to cancel it. */
@@ -157,9 +162,13 @@ export class WorkerProcess {
     let worker: WorkerProcess | undefined;
     const timer = delay(options.timeoutMs);
     try {
+      const replaces = options.replaces;
       const spawned = await zygote.spawn(
         options.config as unknown as Record<string, unknown>,
         options.timeoutMs,
+        replaces && !replaces.status && replaces.parentPid === zygote.pid
+          ? replaces.pid
+          : undefined,
       );
       worker = new WorkerProcess(zygote, spawned, options.maxFrameBytes);
       const first = await Promise.race([worker.receive(), timer.promise]);
@@ -204,6 +213,11 @@ export class WorkerProcess {
     } finally {
       timer.cancel();
     }
+  }
+
+  /** The runner's start time from /proc (with its pid, it names the process), read at its start. */
+  get startTime(): string | undefined {
+    return this.#start;
   }
 
   /** The runner's status once it has died and been cleaned up after, else undefined. */

@@ -208,10 +208,13 @@ export class Zygote {
   /**
    * Forks a worker with `config` and waits until it has connected (as root,
    * before its drop). Resolves with its pid, its connection, and its end.
+   * With `replaces` (a live worker's pid), the zygote kills that worker just
+   * before the fork.
    */
   async spawn(
     config: Record<string, unknown>,
     timeoutMs: number,
+    replaces?: number,
   ): Promise<Spawned & { conn: Deno.UnixConn }> {
     if (this.#gone) throw new WorkerStartError("The Python zygote is gone");
     const token = randomHex(16);
@@ -234,7 +237,7 @@ export class Zygote {
     let pid: number | undefined;
     let exited: Promise<ExitStatus> | undefined;
     try {
-      await this.#channel.send({ op: "spawn", ref, token, config });
+      await this.#channel.send({ op: "spawn", ref, token, config, replaces });
       pid = await Promise.race([forked, timeout]);
       exited = this.#exitOf(pid);
       const died = exited.then((status): never => {
