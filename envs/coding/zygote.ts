@@ -240,14 +240,15 @@ export class Zygote {
       await this.#channel.send({ op: "spawn", ref, token, config, replaces });
       pid = await Promise.race([forked, timeout]);
       exited = this.#exitOf(pid);
-      const died = exited.then((status): never => {
+      // The error is only made if the worker died first (every worker dies some day).
+      const died = exited.then((status) => ({ status }));
+      const first = await Promise.race([connected, timeout, died]);
+      if ("status" in first) {
         throw new WorkerStartError(
-          `Python worker exited before it was ready (${describeStatus(status)})`,
+          `Python worker exited before it was ready (${describeStatus(first.status)})`,
         );
-      });
-      died.catch(() => {});
-      const conn = await Promise.race([connected, timeout, died]);
-      return { pid, exited, conn };
+      }
+      return { pid, exited, conn: first };
     } catch (error) {
       if (pid !== undefined) {
         this.signal(pid, "KILL");
