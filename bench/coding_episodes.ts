@@ -11,9 +11,11 @@
  * - OpenEnv, one session (its coding server allows one per container);
  * - envtorch, one session;
  * - envtorch, 16 sessions at once on one container.
- * Reports reset and step p50/p99, episodes/s, errors, the ratios the targets
- * name, and the memory of an idle coding session (RSS and PSS of its worker,
- * and of its spare, read inside the container).
+ * Reports reset and step p50/p99, episodes/s, errors, the CPU each episode
+ * cost (the server's container, from its cgroup, and the clients: both
+ * share this machine's cores), the ratios the targets name, and the memory
+ * of an idle coding session (RSS and PSS of its worker and of its spare,
+ * read from the host's /proc).
  *
  * Needs: docker, `coding-env` (`deno task images`) and `openenv-ref:latest`.
  *
@@ -58,11 +60,56 @@ interface Samples {
   episodes: number;
   wallMs: number;
   errors: string[];
+  /** CPU ms the server's container used in the rounds (null if its cgroup is unreadable). */
+  serverCpuMs: number | null;
+  /** CPU ms this process (the clients) used in the rounds. */
+  clientCpuMs: number;
 }
 
 function emptySamples(): Samples {
-  return { resets: [], steps: [], episodes: 0, wallMs: 0, errors: [] };
+  return {
+    resets: [],
+    steps: [],
+    episodes: 0,
+    wallMs: 0,
+    errors: [],
+    serverCpuMs: 0,
+    clientCpuMs: 0,
+  };
 }
+
+/** CPU ms a container has used so far, from its cgroup (v2 or v1), or null if unreadable. */
+function containerCpuMs(id: string): number | null {
+  const tries: [string, (text: string) => number][] = [
+    [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, usageUsec],
+    [`/sys/fs/cgroup/docker/${id}/cpu.stat`, usageUsec],
+    [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, (t) => Number(t) / 1e6],
+    [`/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpuacct.usage`, (t) => Number(t) / 1e6],
+  ];
+  for (const [path, parse] of tries) {
+    try {
+      const ms = parse(Deno.readTextFileSync(path));
+      if (Number.isFinite(ms)) return ms;
+    } catch {
+      // Not this layout.
+    }
+  }
+  return null;
+}
+
+function usageUsec(text: string): number {
+  return Number(text.match(/^usage_usec (\d+)/m)?.[1]) / 1000;
+}
+
+/** CPU ms this process has used so far (user + system, every thread). */
+function ownCpuMs(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS;
+}
+
+/** USER_HZ: the unit of /proc/PID/stat's times, 100 on every Linux ABI in use. */
+const CLOCK_TICKS = 100;
 
 /** Runs `n` episodes on one client, timing each reset and step; errors are counted, not thrown. */
 async function episodes(client: GenericEnvClient, n: number, into: Samples): Promise<void> {
@@ -85,11 +132,26 @@ async function episodes(client: GenericEnvClient, n: number, into: Samples): Pro
   }
 }
 
-/** Runs `perSession` episodes on each client at once; adds the wall time. */
-async function round(clients: GenericEnvClient[], perSession: number, into: Samples) {
+/**
+ * Runs `perSession` episodes on each client at once against the container
+ * `server`; adds the wall time and the CPU both sides used.
+ */
+async function round(
+  server: string,
+  clients: GenericEnvClient[],
+  perSession: number,
+  into: Samples,
+) {
+  const cpu0 = containerCpuMs(server);
+  const own0 = ownCpuMs();
   const started = performance.now();
   await Promise.all(clients.map((c) => episodes(c, perSession, into)));
   into.wallMs += performance.now() - started;
+  into.clientCpuMs += ownCpuMs() - own0;
+  const cpu1 = containerCpuMs(server);
+  into.serverCpuMs = cpu0 === null || cpu1 === null || into.serverCpuMs === null
+    ? null
+    : into.serverCpuMs + cpu1 - cpu0;
 }
 
 function summary(name: string, s: Samples) {
@@ -105,6 +167,8 @@ function summary(name: string, s: Samples) {
     step_p50_ms: percentile(steps, 50),
     step_p99_ms: percentile(steps, 99),
     episodes_per_s: s.episodes / (s.wallMs / 1000),
+    server_cpu_ms_per_episode: s.serverCpuMs === null ? null : s.serverCpuMs / s.episodes,
+    client_cpu_ms_per_episode: s.clientCpuMs / s.episodes,
   };
 }
 
@@ -211,9 +275,9 @@ try {
 
   const s = { oe: emptySamples(), one: emptySamples(), many: emptySamples() };
   for (let r = 0; r < ROUNDS; r++) {
-    await round([oe], EPISODES_1, s.oe);
-    await round([one], EPISODES_1, s.one);
-    await round(many, EPISODES_16, s.many);
+    await round(openenv.id, [oe], EPISODES_1, s.oe);
+    await round(coding!, [one], EPISODES_1, s.one);
+    await round(coding!, many, EPISODES_16, s.many);
   }
 
   // Idle sessions: every one of the 17 has a worker and (with uids to spare) a spare worker.
@@ -248,15 +312,18 @@ try {
       `Episode = reset + ${STEPS.length} steps; ${ROUNDS} alternating rounds; containers with ${CPUS} CPU(s); ${IMAGE}`,
     );
     console.log(
-      "| path | episodes | errors | reset p50 | reset p99 | step p50 | step p99 | episodes/s |",
+      "| path | episodes | errors | reset p50 | reset p99 | step p50 | step p99 | episodes/s | CPU ms/episode: server, client |",
     );
-    console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const r of rows) {
+      const server = r.server_cpu_ms_per_episode;
       console.log(
         `| ${r.path} | ${r.episodes} | ${r.errors} | ${r.reset_p50_ms.toFixed(2)} ms | ${
           r.reset_p99_ms.toFixed(2)
         } ms | ${r.step_p50_ms.toFixed(3)} ms | ${r.step_p99_ms.toFixed(2)} ms | ${
           r.episodes_per_s.toFixed(1)
+        } | ${server === null ? "n/a" : server.toFixed(2)}, ${
+          r.client_cpu_ms_per_episode.toFixed(2)
         } |`,
       );
     }
