@@ -13,7 +13,7 @@
  *
  * Needs: docker and the coding image (`deno task images`, or `envtorch build coding`).
  *
- * Run: deno run -A bench/coding_container_step.ts [--quick] [--json]
+ * Run: deno run -A bench/coding_container_step.ts [--quick] [--json] [--image coding-env:latest]
  *
  * @module
  */
@@ -22,7 +22,9 @@ import { CodingEnv, CodingEnvironment, codingModels, PythonExecutor } from "../e
 import { DockerEngine } from "../providers/docker/engine.ts";
 import { alternate, timed } from "./_rounds.ts";
 
-const IMAGE = "coding-env:latest";
+const imageArg = Deno.args.indexOf("--image");
+const IMAGE = (imageArg >= 0 ? Deno.args[imageArg + 1] : undefined) ??
+  Deno.env.get("ENVTORCH_TEST_CODING_IMAGE") ?? "coding-env:latest";
 const quick = Deno.args.includes("--quick");
 const json = Deno.args.includes("--json");
 const ROUNDS = quick ? 3 : 8;
