@@ -14,8 +14,9 @@
  * Reports reset and step p50/p99, episodes/s, errors, the CPU each episode
  * cost (the server's container, from its cgroup, and the clients: both
  * share this machine's cores), the ratios the targets name, and the memory
- * of an idle coding session (RSS and PSS of its worker and of its spare,
- * read from the host's /proc).
+ * of idle coding sessions (RSS, PSS and USS of their workers, read from the
+ * host's /proc), just after the rounds (a worker and a spare each) and once
+ * their spares have been stopped for idleness (a worker each).
  *
  * Needs: docker, `coding-env` (`deno task images`) and `openenv-ref:latest`.
  *
@@ -46,6 +47,8 @@ const EPISODES_1 = quick ? 40 : 100;
 const EPISODES_16 = quick ? 4 : 10;
 const SESSIONS = 16;
 const WARMUP = quick ? 10 : 20;
+/** Seconds to wait, after the first idle reading, for the idle sessions' spares to stop. */
+const IDLE_WAIT_S = 6;
 
 const STEPS = [
   "x = 41",
@@ -207,12 +210,13 @@ async function startOpenEnv(engine: DockerEngine, label: Record<string, string>)
 }
 
 /**
- * RSS and PSS of each worker process (uid in the coding range) of the
- * container `id`, in bytes, read from the host's /proc (the container's
- * own root cannot read a worker's smaps: workers are not dumpable).
+ * RSS, PSS and USS (private pages) of each worker process (uid in the
+ * coding range) of the container `id`, in bytes, read from the host's /proc
+ * (the container's own root cannot read a worker's smaps: workers are not
+ * dumpable).
  */
 async function workerMemory(id: string) {
-  const rows: { uid: number; rss: number; pss: number | null }[] = [];
+  const rows: { uid: number; rss: number; pss: number | null; uss: number | null }[] = [];
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
@@ -223,18 +227,48 @@ async function workerMemory(id: string) {
       if (!(uid >= 62600 && uid <= 62663)) continue;
       const rss = Number(status.match(/^VmRSS:\s+(\d+)/m)?.[1]) * 1024;
       let pss: number | null = null;
+      let uss: number | null = null;
       try {
         const rollup = await Deno.readTextFile(`/proc/${entry.name}/smaps_rollup`);
-        pss = Number(rollup.match(/^Pss:\s+(\d+)/m)?.[1]) * 1024;
+        const kb = (key: string) =>
+          Number(rollup.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1]);
+        pss = kb("Pss") * 1024;
+        uss = (kb("Private_Clean") + kb("Private_Dirty")) * 1024;
       } catch {
         // Not readable here.
       }
-      rows.push({ uid, rss, pss });
+      rows.push({ uid, rss, pss, uss });
     } catch {
       // Gone, or not ours to read.
     }
   }
   return rows;
+}
+
+/** Memory of `sessions` idle sessions, from their worker processes, in MB. */
+function memorySummary(memory: Awaited<ReturnType<typeof workerMemory>>, sessions: number) {
+  const known = memory.length > 0 && memory.every((m) => m.pss !== null && m.uss !== null);
+  const total = (k: "rss" | "pss" | "uss") => memory.reduce((a, m) => a + (m[k] ?? 0), 0);
+  const mb = (bytes: number) => bytes / 2 ** 20;
+  return {
+    worker_processes: memory.length,
+    sessions,
+    rss_per_process_mb: mb(total("rss") / Math.max(1, memory.length)),
+    rss_per_session_mb: mb(total("rss") / sessions),
+    pss_per_session_mb: known ? mb(total("pss") / sessions) : null,
+    uss_per_session_mb: known ? mb(total("uss") / sessions) : null,
+  };
+}
+
+function describeMemory(m: ReturnType<typeof memorySummary>): string {
+  return `${m.worker_processes} worker processes for ${m.sessions} sessions; RSS ${
+    m.rss_per_process_mb.toFixed(1)
+  } MB per process, ${m.rss_per_session_mb.toFixed(1)} MB per session` +
+    (m.pss_per_session_mb === null
+      ? " (PSS and USS unreadable here)"
+      : `; per session PSS ${m.pss_per_session_mb.toFixed(1)} MB, USS (private) ${
+        m.uss_per_session_mb!.toFixed(1)
+      } MB`);
 }
 
 await using engine = new DockerEngine();
@@ -280,12 +314,14 @@ try {
     await round(coding!, many, EPISODES_16, s.many);
   }
 
-  // Idle sessions: every one of the 17 has a worker and (with uids to spare) a spare worker.
-  await new Promise((r) => setTimeout(r, 1000));
-  const memory = coding ? await workerMemory(coding) : [];
+  // Idle sessions. Just after the rounds, every one of the 17 has a worker and (with uids to
+  // spare) a spare worker; once idle for longer than the spare's idle limit (5 s by default),
+  // the spare is stopped and each holds its worker alone.
   const sessions = SESSIONS + 1;
-  const total = (k: "rss" | "pss") => memory.reduce((a, m) => a + (m[k] ?? 0), 0);
-  const pssKnown = memory.length > 0 && memory.every((m) => m.pss !== null);
+  await new Promise((r) => setTimeout(r, 1000));
+  const justAfter = memorySummary(coding ? await workerMemory(coding) : [], sessions);
+  await new Promise((r) => setTimeout(r, IDLE_WAIT_S * 1000));
+  const idleLong = memorySummary(coding ? await workerMemory(coding) : [], sessions);
 
   const rows = [
     summary("OpenEnv 0.2.3 coding, 1 session (TCP 127.0.0.1)", s.oe),
@@ -297,14 +333,7 @@ try {
     one_session_vs_openenv: rowOne!.episodes_per_s / rowOe!.episodes_per_s,
     sixteen_vs_one_session: rowMany!.episodes_per_s / rowOne!.episodes_per_s,
   };
-  const idle = {
-    worker_processes: memory.length,
-    sessions,
-    rss_per_process_mb: total("rss") / Math.max(1, memory.length) / 2 ** 20,
-    pss_per_process_mb: pssKnown ? total("pss") / memory.length / 2 ** 20 : null,
-    rss_per_session_mb: total("rss") / sessions / 2 ** 20,
-    pss_per_session_mb: pssKnown ? total("pss") / sessions / 2 ** 20 : null,
-  };
+  const idle = { after_1s: justAfter, [`after_${1 + IDLE_WAIT_S}s`]: idleLong };
   if (json) {
     console.log(JSON.stringify({ image: IMAGE, cpus: CPUS, rounds: ROUNDS, rows, ratios, idle }));
   } else {
@@ -331,16 +360,11 @@ try {
       `envtorch 1 session / OpenEnv: ${ratios.one_session_vs_openenv.toFixed(2)}x; ` +
         `${SESSIONS} sessions / 1 session: ${ratios.sixteen_vs_one_session.toFixed(2)}x`,
     );
+    console.log(`Idle sessions 1 s after the rounds: ${describeMemory(justAfter)}`);
     console.log(
-      `Idle: ${idle.worker_processes} worker processes (workers and spares) for ${sessions} sessions; ` +
-        `RSS per process ${idle.rss_per_process_mb.toFixed(1)} MB, per session ${
-          idle.rss_per_session_mb.toFixed(1)
-        } MB` +
-        (idle.pss_per_process_mb === null
-          ? " (PSS unreadable here)"
-          : `; PSS per process ${idle.pss_per_process_mb.toFixed(1)} MB, per session ${
-            idle.pss_per_session_mb!.toFixed(1)
-          } MB`),
+      `Idle sessions ${1 + IDLE_WAIT_S} s after the rounds (spares stopped): ${
+        describeMemory(idleLong)
+      }`,
     );
     for (const r of rows) if (r.first_error) console.log(`${r.path}: ${r.first_error}`);
   }

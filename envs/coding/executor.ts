@@ -65,6 +65,16 @@ export {
   type WorkerUser,
 } from "./executor_types.ts";
 
+/** How {@link PythonExecutor} launches a worker. */
+interface LaunchOptions {
+  /** Remove earlier episodes' files first. */
+  fresh: boolean;
+  /** A spare, for the next reset. */
+  spare?: boolean;
+  /** The worker of the same uid this one replaces (the zygote kills it just before the fork). */
+  replaces?: WorkerProcess;
+}
+
 /** A started and verified worker. */
 interface Launched {
   worker: WorkerProcess;
@@ -87,6 +97,13 @@ interface Launched {
  * ```
  */
 export class PythonExecutor implements AsyncDisposable {
+  /** Executors started and not yet closed, in this process. */
+  static #open = new Set<PythonExecutor>();
+  /** When the session last ran a step, a call or a reset (performance.now()). */
+  #lastActive = -Infinity;
+  /** The spare was stopped while the session was idle: the next step starts a new one. */
+  #spareIdle = false;
+  #idleTimer?: ReturnType<typeof setTimeout>;
   #options: ExecutorOptions;
   #python: string;
   /** The current worker's uid and folders. */
@@ -166,6 +183,7 @@ export class PythonExecutor implements AsyncDisposable {
           executor.#startSpareJob();
         }
       }
+      PythonExecutor.#open.add(executor);
       return executor;
     } catch (error) {
       await zygote?.release();
@@ -224,6 +242,7 @@ export class PythonExecutor implements AsyncDisposable {
         fresh = true;
       }
       const timeoutS = options.timeoutS ?? this.#options.timeoutS ?? DEFAULTS.timeoutS;
+      this.#active();
       let outcome = await this.#talk({ op: "exec", code }, timeoutS * 1000, options.signal);
       if (outcome.kind === "reply" && outcome.message.op === "ended") {
         // A signal that came while it was idle ends the worker before the code runs
@@ -301,6 +320,7 @@ export class PythonExecutor implements AsyncDisposable {
     options: CallOptions,
   ): Promise<CallReply> {
     return this.#exclusive(async () => {
+      this.#active();
       if (!this.#worker) await this.#spawn(false);
       const outcome = await this.#talk(
         { op: "call", name, args, kwargs },
@@ -337,6 +357,8 @@ export class PythonExecutor implements AsyncDisposable {
    */
   reset(): Promise<void> {
     return this.#exclusive(async () => {
+      this.#lastActive = performance.now();
+      this.#spareIdle = false;
       // A spare on its way is nearer than a new worker.
       if (!this.#spare && this.#spareJob) await this.#spareReady;
       const spare = this.#spare;
@@ -370,6 +392,8 @@ export class PythonExecutor implements AsyncDisposable {
   close(): Promise<void> {
     return this.#closing ??= (async () => {
       this.#closed = true;
+      PythonExecutor.#open.delete(this);
+      clearTimeout(this.#idleTimer);
       await this.#worker?.stop();
       await this.#inflight?.catch(() => {});
       await this.#stopWorker(true);
@@ -417,6 +441,14 @@ export class PythonExecutor implements AsyncDisposable {
     return this.#maxOutput * 12 + (1 << 16);
   }
 
+  /** Executors of this process that ran a step in the last 100 ms. */
+  static #stepping(): number {
+    const since = performance.now() - 100;
+    let busy = 0;
+    for (const executor of PythonExecutor.#open) if (executor.#lastActive > since) busy++;
+    return busy;
+  }
+
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new ExecutorClosedError());
     if (this.#busy) return Promise.reject(new WorkerBusyError());
@@ -460,7 +492,7 @@ export class PythonExecutor implements AsyncDisposable {
 
   /** Starts a worker for the current slot and episode. */
   async #spawn(fresh: boolean): Promise<void> {
-    const launched = await this.#launch(this.#slot, this.#episode, fresh);
+    const launched = await this.#launch(this.#slot, this.#episode, { fresh });
     this.#adopt(launched);
     this.#worker = launched.worker;
   }
@@ -474,21 +506,21 @@ export class PythonExecutor implements AsyncDisposable {
     this.#isolation = describeIsolation(ready, this.#drop, this.#systemLimits);
   }
 
-  /** Starts and verifies a worker of `slot` for `episode`, in place of `replaces` if given. */
-  async #launch(
-    slot: Slot,
-    episode: string,
-    fresh: boolean,
-    replaces?: WorkerProcess,
-  ): Promise<Launched> {
+  /** Starts and verifies a worker of `slot` for `episode`. */
+  async #launch(slot: Slot, episode: string, how: LaunchOptions): Promise<Launched> {
     if (this.#closed) throw new ExecutorClosedError();
     const { worker, first } = await WorkerProcess.start({
       python: this.#python,
-      config: this.#config("run", fresh, slot, episode),
+      config: {
+        ...this.#config("run", how.fresh, slot, episode),
+        // A spare takes its first step's page faults in the background, while a core is idle
+        // to take them: with more sessions stepping than cores, it would only slow the others.
+        warm: how.spare === true && PythonExecutor.#stepping() <= navigator.hardwareConcurrency,
+      },
       tempDir: this.#tempBase,
       timeoutMs: (this.#options.startTimeoutS ?? DEFAULTS.startTimeoutS) * 1000,
       maxFrameBytes: this.#maxFrame,
-      replaces,
+      replaces: how.replaces,
     });
     const ready = first as unknown as ReadyInfo;
     try {
@@ -514,9 +546,16 @@ export class PythonExecutor implements AsyncDisposable {
         if (!this.#closed && this.#spareSlot && !this.#spare) {
           // The zygote kills `before` just before the spare's fork, whose kill(-1) as the uid
           // then ends whatever it left: one request, and no killer process of its own.
-          const launched = await this.#launch(this.#spareSlot, newEpisodeName(), true, before);
+          const launched = await this.#launch(this.#spareSlot, newEpisodeName(), {
+            fresh: true,
+            spare: true,
+            replaces: before,
+          });
           if (this.#closed || this.#spare) await launched.worker.stop();
-          else this.#spare = launched;
+          else {
+            this.#spare = launched;
+            this.#watchIdle();
+          }
         }
       } catch {
         // No spare: the next reset starts a worker itself.
@@ -529,6 +568,38 @@ export class PythonExecutor implements AsyncDisposable {
     void job.finally(() => {
       if (this.#spareJob === job) this.#spareJob = undefined;
     });
+  }
+
+  /** Marks the session active; a spare stopped while it was idle starts again, for the next reset. */
+  #active(): void {
+    this.#lastActive = performance.now();
+    if (this.#spareIdle && !this.#spareJob && !this.#spare && !this.#closed) {
+      this.#spareIdle = false;
+      this.#startSpareJob();
+    }
+  }
+
+  /** Stops the spare once the session has been idle for `spareIdleS` (it holds memory). */
+  #watchIdle(): void {
+    const idleMs = (this.#options.spareIdleS ?? DEFAULTS.spareIdleS) * 1000;
+    if (this.#idleTimer !== undefined || !(idleMs < Infinity)) return;
+    const arm = (ms: number) => {
+      const id = setTimeout(check, ms);
+      Deno.unrefTimer(id);
+      this.#idleTimer = id;
+    };
+    const check = () => {
+      this.#idleTimer = undefined;
+      const spare = this.#spare;
+      if (this.#closed || !spare) return;
+      if (this.#busy) return arm(idleMs); // a long step: the session is not idle
+      const left = this.#lastActive + idleMs - performance.now();
+      if (left > 0) return arm(left);
+      this.#spare = undefined;
+      this.#spareIdle = true;
+      void spare.worker.stop();
+    };
+    arm(idleMs);
   }
 
   /** Checks from /proc, not from the worker's word, that the drop took effect. */

@@ -150,6 +150,32 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "executor stops an idle session's spare and starts a new one at its next step",
+  ignore: !isRoot,
+  fn: async () => {
+    const uidPool = new UidPool({ range: { first: 61160, count: 2 } });
+    await using py = await PythonExecutor.start({ timeoutS: 5, uidPool, spareIdleS: 0.3 });
+    await py.settled();
+    const spareUid = py.uid === 61160 ? 61161 : 61160;
+    assert.equal((await processesOfUid(spareUid)).length, 1, "a spare waits under the other uid");
+    // Idle for longer than spareIdleS: the session keeps its worker, not its spare.
+    const deadline = Date.now() + 5000;
+    while ((await processesOfUid(spareUid)).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(await processesOfUid(spareUid), [], "the idle session's spare is stopped");
+    assert.equal((await processesOfUid(py.uid)).length, 1, "its worker stays");
+    assert.equal((await py.run("x = 1")).exit_code, 0);
+    // The step started a new spare, which the next reset swaps in.
+    await py.settled();
+    assert.equal((await processesOfUid(spareUid)).length, 1, "a step brings a spare back");
+    await py.reset();
+    assert.equal(py.uid, spareUid);
+    assert.equal((await py.run("print('x' in dir())")).stdout, "False\n");
+  },
+});
+
 Deno.test("executor timeouts interrupt first and kill if they must", async (t) => {
   await using py = await PythonExecutor.start({ timeoutS: 1, interruptGraceMs: 200 });
   await py.run("kept = 'yes'");

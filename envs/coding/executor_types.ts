@@ -93,6 +93,13 @@ export interface ExecutorOptions {
    */
   startTimeoutS?: number;
   /**
+   * Seconds without a step, call or reset after which the spare worker is
+   * stopped, so that an idle session holds one process; the next step
+   * starts a new spare for the next reset. `Infinity` keeps it.
+   * @default 5
+   */
+  spareIdleS?: number;
+  /**
    * Take `/tmp` (and `/dev/shm`) away from workers: `/tmp` becomes 0711
    * (no listing, no new files), `/dev/shm` 1733 (no listing).
    * Only for a machine of its own, such as the coding container: on a
@@ -165,6 +172,7 @@ export const DEFAULTS = {
   openFiles: 256,
   stackBytes: 8 << 20,
   startTimeoutS: 15,
+  spareIdleS: 5,
   sweepDirs: ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"],
 };
 

@@ -1030,7 +1030,8 @@ def _worker(cfg, socket_path, token):
     if runner is None:
         _write_frame(cfd, {"op": "reaped", **facts})
         os._exit(0)
-    runner.warm_up()
+    if cfg.get("warm"):
+        runner.warm_up()
     _write_frame(cfd, {"op": "ready", **facts})
     runner.serve()
     os._exit(0)
@@ -1248,8 +1249,8 @@ class _Runner:
 
     def warm_up(self):
         """Runs the step machinery once on throwaway code, in a throwaway namespace, before
-        `ready`: the worker takes its copy-on-write page faults before it is handed out
-        (a spare, in the background), not in its first step."""
+        `ready` (when the config asks): a spare takes its copy-on-write page faults in the
+        background, before it is handed out, not in its first step."""
         import ast
 
         self.prepare()

@@ -53,6 +53,11 @@ export interface WorkerConfig {
   oom_score_adj: number;
   /** Shared temp folders swept of the worker uid's files at a fresh start. */
   sweep: string[];
+  /**
+   * Run the step machinery once on throwaway code before `ready`, so that
+   * the worker's first step does not take its copy-on-write page faults.
+   */
+  warm?: boolean;
 }
 
 /** What the runner reports once it is ready for user code. */
