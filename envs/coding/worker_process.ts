@@ -135,6 +135,8 @@ export class WorkerProcess {
   #stopping?: Promise<ExitStatus>;
   #frozen = false;
   #released = false;
+  /** The zygote has killed it already (a worker that replaced it was forked). */
+  #killed = false;
   /** The runner's start time: with its pid, names it even after the pid is reused. */
   #start?: string;
 
@@ -167,14 +169,17 @@ export class WorkerProcess {
     let worker: WorkerProcess | undefined;
     const timer = delay(options.timeoutMs);
     try {
-      const replaces = options.replaces;
+      const replaces = options.replaces && !options.replaces.status &&
+          options.replaces.parentPid === zygote.pid
+        ? options.replaces
+        : undefined;
       const spawned = await zygote.spawn(
         options.config as unknown as Record<string, unknown>,
         options.timeoutMs,
-        replaces && !replaces.status && replaces.parentPid === zygote.pid
-          ? replaces.pid
-          : undefined,
+        replaces?.pid,
       );
+      // The zygote killed it before the fork: its stop() only has to wait for its end.
+      if (replaces) replaces.#killed = true;
       worker = new WorkerProcess(zygote, spawned, options.maxFrameBytes);
       const first = await Promise.race([worker.receive(), timer.promise]);
       if (first === "timeout") {
@@ -294,7 +299,7 @@ export class WorkerProcess {
    */
   stop(graceMs = 5000): Promise<ExitStatus> {
     return this.#stopping ??= (async () => {
-      if (!this.#status) {
+      if (!this.#status && !this.#killed) {
         this.#zygote.signal(this.pid, "KILL");
         await this.#direct("SIGKILL");
       }
