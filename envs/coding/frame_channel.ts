@@ -53,14 +53,39 @@ function streamIo(
   writable: WritableStream<Uint8Array>,
 ): ByteIo {
   const writer = writable.getWriter();
+  const write = (bytes: Uint8Array) => writer.write(bytes);
+  const closeWrite = () => writer.close();
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    // A byte stream (a child's stdout) reads into one buffer passed back and forth,
+    // rather than into a fresh, zeroed 64 KiB chunk per read.
+    byob = readable.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: its own chunks, below.
+  }
+  if (byob) {
+    const reader = byob;
+    let buffer = new ArrayBuffer(READ_BUFFER_BYTES);
+    return {
+      read: async () => {
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        if (done || !value) return null;
+        buffer = value.buffer as ArrayBuffer; // the read transferred it: take it back
+        return value;
+      },
+      write,
+      closeWrite,
+      cancelRead: () => reader.cancel(),
+    };
+  }
   const reader = readable.getReader();
   return {
     read: async () => {
       const { done, value } = await reader.read();
       return done ? null : value;
     },
-    write: (bytes) => writer.write(bytes),
-    closeWrite: () => writer.close(),
+    write,
+    closeWrite,
     cancelRead: () => reader.cancel(),
   };
 }

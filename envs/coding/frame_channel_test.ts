@@ -61,3 +61,42 @@ Deno.test("a frame channel over a connection", async (t) => {
     await pair.dispose();
   });
 });
+
+Deno.test("a frame channel over streams, byte stream or not", async (t) => {
+  const messages = [{ op: "spawned", pid: 7 }, { op: "x".repeat(200) }, { op: "exited", pid: 7 }];
+  const bytes = new Uint8Array(messages.flatMap((m) => [...encodeFrame(m)]));
+  // Cut anywhere: frames arrive split across reads, and several in one read.
+  const pieces = [bytes.subarray(0, 3), bytes.subarray(3, 150), bytes.subarray(150)];
+  const sink = () => new WritableStream<Uint8Array>();
+  await t.step("a byte stream is read into one reused buffer", async () => {
+    let i = 0;
+    const readable = new ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        const piece = pieces[i++];
+        if (!piece) {
+          controller.close();
+          controller.byobRequest?.respond(0); // a pending BYOB read ends with done
+          return;
+        }
+        controller.enqueue(piece.slice());
+      },
+    });
+    const got: unknown[] = [];
+    const channel = new FrameChannel(readable, sink(), {
+      maxFrameBytes: 1024,
+      onMessage: (m) => got.push(m),
+    });
+    await channel.ended;
+    assert.deepEqual(got, messages);
+  });
+  await t.step("a stream of chunks works as well", async () => {
+    const channel = new FrameChannel(
+      ReadableStream.from(pieces.map((p) => p.slice())),
+      sink(),
+      { maxFrameBytes: 1024, maxQueued: 4 },
+    );
+    for (const m of messages) assert.deepEqual(await channel.receive(), m);
+    assert.equal(await channel.receive(), null);
+  });
+});
