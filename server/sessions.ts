@@ -248,12 +248,15 @@ export class Session {
         throw new SessionError("Episode is done: send reset to start a new one");
       }
       const started = performance.now();
-      const signal = this.#stepSignal(options.timeoutS);
       try {
-        const done = await callTool(this.#tools, call.tool_name, call.arguments, {
-          signal,
-          timeout_s: options.timeoutS,
-        });
+        const done = await this.#withStepSignal(
+          options.timeoutS,
+          (signal) =>
+            callTool(this.#tools, call.tool_name, call.arguments, {
+              signal,
+              timeout_s: options.timeoutS,
+            }),
+        );
         const { reward, metadata } = done.outcome;
         this.#done = done.outcome.done;
         const observation = {
@@ -282,9 +285,34 @@ export class Session {
     });
   }
 
-  #stepSignal(timeoutS: number | undefined): AbortSignal {
-    if (timeoutS === undefined) return this.#abort.signal;
-    return AbortSignal.any([this.#abort.signal, AbortSignal.timeout(timeoutS * 1000)]);
+  /**
+   * Runs a tool call with a signal that aborts when the session closes or,
+   * with `timeoutS`, when that time is up (with a TimeoutError DOMException,
+   * as `AbortSignal.timeout` does). One controller and one timer, both gone
+   * when the call ends: no `AbortSignal.any` bookkeeping, and no timer left
+   * pending for the whole timeout after a call that answered in time.
+   */
+  async #withStepSignal<T>(
+    timeoutS: number | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const session = this.#abort.signal;
+    if (timeoutS === undefined) return await fn(session);
+    const controller = new AbortController();
+    const onClose = () => controller.abort(session.reason);
+    if (session.aborted) onClose();
+    else session.addEventListener("abort", onClose, { once: true });
+    const timer = setTimeout(() => {
+      controller.abort(
+        new DOMException("The operation was aborted due to timeout", "TimeoutError"),
+      );
+    }, timeoutS * 1000);
+    try {
+      return await fn(controller.signal);
+    } finally {
+      clearTimeout(timer);
+      session.removeEventListener("abort", onClose);
+    }
   }
 
   /** The env's tools as `list_tools` describes them. */
@@ -302,10 +330,10 @@ export class Session {
     options: { timeout_s?: number } = {},
   ): Promise<CallToolResult> {
     return this.#exclusive(async () => {
-      const done = await callTool(this.#tools, name, args, {
-        signal: this.#stepSignal(options.timeout_s),
-        timeout_s: options.timeout_s,
-      });
+      const done = await this.#withStepSignal(
+        options.timeout_s,
+        (signal) => callTool(this.#tools, name, args, { signal, timeout_s: options.timeout_s }),
+      );
       return done.result;
     });
   }

@@ -5,9 +5,15 @@
  * worker up; a frame nobody asked for, a broken protocol or a death all end
  * in a `lost` outcome with the worker stopped.
  *
+ * This is on every step's path, so a request allocates little: its
+ * deadlines go on one shared clock (no timer per request), and it waits on
+ * one promise that the first of reply, death, deadline and abort settles
+ * (no race that would leave a reaction on the worker's `exited` per step).
+ *
  * @module
  */
-import { delay, type ExitStatus, type WorkerProcess } from "./worker_process.ts";
+import { DeadlineClock } from "../../protocol/deadline_clock.ts";
+import type { ExitStatus, WorkerProcess } from "./worker_process.ts";
 
 /** What came of one request. */
 export type Outcome =
@@ -22,6 +28,75 @@ export interface ConverseOptions {
   graceMs: number;
   /** Aborting it ends the request as a timeout does. */
   signal?: AbortSignal;
+}
+
+/** What ended a wait. */
+type Event = "reply" | "error" | "exit" | "timeout";
+
+/** Request deadlines: seconds usually, so 20 ms late is nothing (the client calls' resolution). */
+const clock = new DeadlineClock(20);
+
+/** Random request ids, drawn in batches (a `getRandomValues` call per step costs more). */
+const ids = new Uint32Array(512);
+let nextId = ids.length;
+
+/** A 53-bit random id: a frame forged by user code must find it in the runner's memory first. */
+function randomId(): number {
+  if (nextId + 2 > ids.length) {
+    crypto.getRandomValues(ids);
+    nextId = 0;
+  }
+  const high = ids[nextId]!;
+  const low = ids[nextId + 1]!;
+  // Each id is used once: wiped as it is taken.
+  ids[nextId++] = 0;
+  ids[nextId++] = 0;
+  return (high & 0x1fffff) * 2 ** 32 + low;
+}
+
+/** Who waits for a worker's death now: one `exited` reaction per worker, not per request. */
+const exitWaiters = new WeakMap<WorkerProcess, { wait?: Wait }>();
+
+function watchExit(worker: WorkerProcess): { wait?: Wait } {
+  let watch = exitWaiters.get(worker);
+  if (!watch) {
+    const entry: { wait?: Wait } = {};
+    watch = entry;
+    exitWaiters.set(worker, entry);
+    void worker.exited.then(() => entry.wait?.settle("exit"));
+  }
+  return watch;
+}
+
+/**
+ * One wait for the first of: the reply (or a broken channel), the worker's
+ * death, a deadline, the caller's abort. It is the deadline on the shared
+ * clock (`at`, `fire`) and the abort listener (`handleEvent`) itself.
+ */
+class Wait {
+  at: number;
+  readonly done: Promise<Event>;
+  #resolve!: (event: Event) => void;
+  #settled = false;
+
+  constructor(ms: number) {
+    this.at = Date.now() + Math.max(0, ms);
+    this.done = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  settle(event: Event): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve(event);
+  }
+
+  fire(): void {
+    this.settle("timeout");
+  }
+
+  handleEvent(): void {
+    this.settle("timeout");
+  }
 }
 
 /** Sends `message` to `worker` and waits for its reply, its death or the timeout. */
@@ -40,62 +115,65 @@ export async function converse(
   if (worker.unread > 0) {
     return await lost(false, "The worker sent frames nobody asked for: it was replaced");
   }
-  // A random id the runner must echo: a frame forged by user code into the control pipe
-  // has to find it in the runner's memory first.
-  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
-  const id = (high! & 0x1fffff) * 2 ** 32 + low!;
+  const id = randomId();
   try {
     await worker.send({ ...message, id });
   } catch {
     return await lost(false, "The worker's pipe was closed");
   }
-  type Event =
-    | { type: "reply"; message: Record<string, unknown> | null }
-    | { type: "error" }
-    | { type: "exit" }
-    | { type: "timeout" };
-  const reply: Promise<Event> = worker.receive().then(
-    (m) => ({ type: "reply", message: m }),
-    () => ({ type: "error" }),
+  let reply: Record<string, unknown> | null = null;
+  let replied: Event | undefined;
+  const watch = watchExit(worker);
+  let wait = new Wait(timeoutMs);
+  watch.wait = wait;
+  worker.receive().then(
+    (m) => {
+      reply = m;
+      replied = "reply";
+      watch.wait?.settle("reply");
+    },
+    () => {
+      replied = "error";
+      watch.wait?.settle("error");
+    },
   );
-  const exit: Promise<Event> = worker.exited.then(() => ({ type: "exit" }));
-  let onAbort = () => {};
-  const aborted = new Promise<Event>((resolve) => {
-    onAbort = () => resolve({ type: "timeout" });
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-  });
-  const timer = delay(timeoutMs);
-  const timeout = timer.promise.then((): Event => ({ type: "timeout" }));
+  if (worker.status) wait.settle("exit");
+  if (signal?.aborted) wait.settle("timeout");
+  clock.add(wait);
+  signal?.addEventListener("abort", wait, { once: true });
   let event: Event;
   try {
-    event = await Promise.race([reply, exit, timeout, aborted]);
+    event = await wait.done;
   } finally {
-    timer.cancel();
-    signal?.removeEventListener("abort", onAbort);
+    clock.remove(wait);
+    signal?.removeEventListener("abort", wait);
+    watch.wait = undefined;
   }
   let timedOut = false;
-  if (event.type === "timeout") {
+  if (event === "timeout") {
     timedOut = true;
     worker.interrupt();
-    const grace = delay(options.graceMs);
+    // The grace: the reply (it may already be in), the death, or giving up.
+    wait = new Wait(options.graceMs);
+    watch.wait = wait;
+    if (replied) wait.settle(replied);
+    else if (worker.status) wait.settle("exit");
+    clock.add(wait);
     try {
-      event = await Promise.race([
-        reply,
-        exit,
-        grace.promise.then((): Event => ({ type: "timeout" })),
-      ]);
+      event = await wait.done;
     } finally {
-      grace.cancel();
+      clock.remove(wait);
+      watch.wait = undefined;
     }
   }
-  if (event.type === "reply" && event.message) {
-    if (event.message.id !== id || worker.unread > 0) {
+  if (event === "reply" && reply) {
+    const message: Record<string, unknown> = reply;
+    if (message.id !== id || worker.unread > 0) {
       return await lost(timedOut, "The worker sent a reply nobody asked for: it was replaced");
     }
-    return { kind: "reply", message: event.message, timedOut, elapsedMs: elapsed() };
+    return { kind: "reply", message, timedOut, elapsedMs: elapsed() };
   }
-  if (event.type === "error") return await lost(timedOut, "The worker broke the pipe protocol");
-  if (event.type === "timeout") return await lost(true, "The worker ignored the interrupt");
+  if (event === "error") return await lost(timedOut, "The worker broke the pipe protocol");
+  if (event === "timeout") return await lost(true, "The worker ignored the interrupt");
   return await lost(timedOut, "The worker died");
 }

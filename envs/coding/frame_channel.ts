@@ -23,12 +23,141 @@ export interface FrameChannelOptions {
   onMessage?: (message: Record<string, unknown>) => void;
 }
 
-/** A framed, two-way channel over a readable and a writable byte stream. */
+/** A connection a {@link FrameChannel} can use directly (a `Deno.UnixConn`, say). */
+export interface FrameConn {
+  /** Reads into `p`; gives the number of bytes read, or null at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p`; gives how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes the connection (both ways). */
+  close(): void;
+}
+
+/** How a channel moves bytes: a stream pair, or a connection's own read and write. */
+interface ByteIo {
+  /** The next bytes, valid until the next call; null at the end. */
+  read(): Promise<Uint8Array | null>;
+  /** Writes all of `bytes`, after any write still under way. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Ends the writable side. */
+  closeWrite(): Promise<void>;
+  /** Stops reading (a read under way ends). */
+  cancelRead(): Promise<void>;
+}
+
+/** Reads of a connection (into one reused buffer) go through this many bytes at a time. */
+const READ_BUFFER_BYTES = 1 << 16;
+
+function streamIo(
+  readable: ReadableStream<Uint8Array>,
+  writable: WritableStream<Uint8Array>,
+): ByteIo {
+  const writer = writable.getWriter();
+  const write = (bytes: Uint8Array) => writer.write(bytes);
+  const closeWrite = () => writer.close();
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    // A byte stream (a child's stdout) reads into one buffer passed back and forth,
+    // rather than into a fresh, zeroed 64 KiB chunk per read.
+    byob = readable.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: its own chunks, below.
+  }
+  if (byob) {
+    const reader = byob;
+    let buffer = new ArrayBuffer(READ_BUFFER_BYTES);
+    return {
+      read: async () => {
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        if (done || !value) return null;
+        buffer = value.buffer as ArrayBuffer; // the read transferred it: take it back
+        return value;
+      },
+      write,
+      closeWrite,
+      cancelRead: () => reader.cancel(),
+    };
+  }
+  const reader = readable.getReader();
+  return {
+    read: async () => {
+      const { done, value } = await reader.read();
+      return done ? null : value;
+    },
+    write,
+    closeWrite,
+    cancelRead: () => reader.cancel(),
+  };
+}
+
+/**
+ * A connection's own `read` and `write`, without the web streams around them:
+ * on the per-step path they cost more than the system calls (a stream read
+ * allocates and zeroes 64 KiB per message).
+ */
+function connIo(conn: FrameConn): ByteIo {
+  const buffer = new Uint8Array(READ_BUFFER_BYTES);
+  // Writes go out whole and in order: one that comes while another is under way waits.
+  const queue: { bytes: Uint8Array; resolve(): void; reject(error: unknown): void }[] = [];
+  let writing = false;
+  let failed: unknown;
+  let cancelled = false;
+  const writeAll = async (bytes: Uint8Array): Promise<void> => {
+    try {
+      if (failed !== undefined) throw failed;
+      for (let offset = 0; offset < bytes.byteLength;) {
+        offset += await conn.write(offset ? bytes.subarray(offset) : bytes);
+      }
+    } catch (error) {
+      // As a stream does: once a write fails, every later one fails too.
+      failed ??= error;
+      throw error;
+    } finally {
+      const next = queue.shift();
+      if (next) writeAll(next.bytes).then(next.resolve, next.reject);
+      else writing = false;
+    }
+  };
+  return {
+    read: async () => {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (error) {
+        // A read that the channel's own close ended is an end, as a cancelled stream's is.
+        if (cancelled) return null;
+        throw error;
+      }
+      return n === null ? null : buffer.subarray(0, n);
+    },
+    write: (bytes) => {
+      if (!writing) {
+        writing = true;
+        return writeAll(bytes);
+      }
+      return new Promise((resolve, reject) => queue.push({ bytes, resolve, reject }));
+    },
+    closeWrite: () => {
+      failed ??= new Deno.errors.BrokenPipe("The channel was closed");
+      return Promise.resolve();
+    },
+    cancelRead: () => {
+      cancelled = true;
+      try {
+        conn.close();
+      } catch {
+        // Closed already.
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/** A framed, two-way channel over a readable and a writable byte stream, or over a connection. */
 export class FrameChannel {
   /** Resolves once the readable side has ended (closed, broken or cancelled). */
   readonly ended: Promise<void>;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #io: ByteIo;
   #decoder: FrameDecoder;
   #maxQueued: number;
   #onMessage?: (message: Record<string, unknown>) => void;
@@ -42,20 +171,39 @@ export class FrameChannel {
     readable: ReadableStream<Uint8Array>,
     writable: WritableStream<Uint8Array>,
     options: FrameChannelOptions,
+  );
+  /**
+   * Starts reading `conn` at once, with its own `read` and `write` (no web
+   * streams); {@link close} or a broken protocol closes it.
+   */
+  constructor(conn: FrameConn, options: FrameChannelOptions);
+  constructor(
+    source: ReadableStream<Uint8Array> | FrameConn,
+    second: WritableStream<Uint8Array> | FrameChannelOptions,
+    third?: FrameChannelOptions,
   ) {
-    this.#writer = writable.getWriter();
-    this.#reader = readable.getReader();
+    let options: FrameChannelOptions;
+    if (source instanceof ReadableStream) {
+      this.#io = streamIo(source, second as WritableStream<Uint8Array>);
+      options = third!;
+    } else {
+      this.#io = connIo(source);
+      options = second as FrameChannelOptions;
+    }
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
     this.#maxQueued = options.maxQueued ?? 4;
     this.#onMessage = options.onMessage;
     this.ended = this.#pump();
   }
 
-  /** Writes frames (bytes as they are, or messages to encode). */
-  async send(...frames: (Uint8Array | Record<string, unknown>)[]): Promise<void> {
-    for (const frame of frames) {
-      await this.#writer.write(frame instanceof Uint8Array ? frame : encodeFrame(frame));
-    }
+  /** Writes frames (bytes as they are, or messages to encode), in order. */
+  send(...frames: (Uint8Array | Record<string, unknown>)[]): Promise<void> {
+    if (frames.length === 1) return this.#io.write(toBytes(frames[0]!));
+    return this.#sendAll(frames);
+  }
+
+  async #sendAll(frames: (Uint8Array | Record<string, unknown>)[]): Promise<void> {
+    for (const frame of frames) await this.#io.write(toBytes(frame));
   }
 
   /**
@@ -77,17 +225,18 @@ export class FrameChannel {
 
   /** Closes the writable side and stops reading. Safe to call twice. */
   async close(): Promise<void> {
-    await this.#writer.close().catch(() => {});
-    await this.#reader.cancel().catch(() => {});
+    await this.#io.closeWrite().catch(() => {});
+    await this.#io.cancelRead().catch(() => {});
     await this.ended;
   }
 
   async #pump(): Promise<void> {
     try {
       while (true) {
-        const { done, value } = await this.#reader.read();
-        if (done) break;
-        for (const message of this.#decoder.push(value)) this.#deliver(message);
+        const bytes = await this.#io.read();
+        if (bytes === null) break;
+        const messages = this.#decoder.push(bytes);
+        for (let i = 0; i < messages.length; i++) this.#deliver(messages[i]!);
       }
       if (this.#decoder.buffered > 0) {
         this.#failure = new WorkerProtocolError("The Python side closed its channel mid-frame");
@@ -97,7 +246,7 @@ export class FrameChannel {
         `Cannot read from the Python side: ${(error as Error).message}`,
         { cause: error },
       );
-      await this.#reader.cancel().catch(() => {});
+      await this.#io.cancelRead().catch(() => {});
     } finally {
       this.#eof = true;
       for (const waiter of this.#waiters.splice(0)) {
@@ -119,4 +268,8 @@ export class FrameChannel {
       );
     }
   }
+}
+
+function toBytes(frame: Uint8Array | Record<string, unknown>): Uint8Array {
+  return frame instanceof Uint8Array ? frame : encodeFrame(frame);
 }

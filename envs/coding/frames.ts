@@ -60,23 +60,35 @@ export class FrameDecoder {
     return this.#buffered;
   }
 
-  /** Adds bytes; returns every message they complete, in order. Throws WorkerProtocolError. */
+  /**
+   * Adds bytes; returns every message they complete, in order. Throws
+   * WorkerProtocolError. The decoder keeps a copy of what it has to wait
+   * for, never `chunk` itself, so the caller may reuse its buffer.
+   */
   push(chunk: Uint8Array): Record<string, unknown>[] {
     if (chunk.byteLength) {
       this.#chunks.push(chunk);
       this.#buffered += chunk.byteLength;
     }
     const messages: Record<string, unknown>[] = [];
-    while (this.#buffered >= 4) {
-      const size = new DataView(this.#peek(4).buffer).getUint32(0);
-      if (size > this.#maxBytes) {
-        throw new WorkerProtocolError(
-          `Worker sent a frame of ${size} bytes, over the limit of ${this.#maxBytes}`,
-        );
+    try {
+      while (this.#buffered >= 4) {
+        const size = this.#size();
+        if (size > this.#maxBytes) {
+          throw new WorkerProtocolError(
+            `Worker sent a frame of ${size} bytes, over the limit of ${this.#maxBytes}`,
+          );
+        }
+        if (this.#buffered < 4 + size) break;
+        this.#take(4);
+        messages.push(this.#parse(this.#take(size)));
       }
-      if (this.#buffered < 4 + size) break;
-      this.#take(4);
-      messages.push(this.#parse(this.#take(size)));
+    } finally {
+      // What is left of `chunk` (the start of a frame) is copied: its buffer is the caller's.
+      const last = this.#chunks.length - 1;
+      if (last >= 0 && this.#chunks[last]!.buffer === chunk.buffer) {
+        this.#chunks[last] = this.#chunks[last]!.slice();
+      }
     }
     return messages;
   }
@@ -97,19 +109,19 @@ export class FrameDecoder {
     return value as Record<string, unknown>;
   }
 
-  /** Copies the first `n` buffered bytes without consuming them. */
-  #peek(n: number): Uint8Array {
+  /** The next frame's length: the first 4 buffered bytes, big-endian, not consumed. */
+  #size(): number {
     const first = this.#chunks[0]!;
-    if (first.byteLength >= n) return first.slice(0, n);
-    const out = new Uint8Array(n);
-    let offset = 0;
-    for (const chunk of this.#chunks) {
-      const part = chunk.subarray(0, n - offset);
-      out.set(part, offset);
-      offset += part.byteLength;
-      if (offset === n) break;
+    if (first.byteLength >= 4) {
+      return ((first[0]! << 24) | (first[1]! << 16) | (first[2]! << 8) | first[3]!) >>> 0;
     }
-    return out;
+    let size = 0;
+    let left = 4;
+    for (const chunk of this.#chunks) {
+      for (let i = 0; i < chunk.byteLength && left > 0; i++, left--) size = size * 256 + chunk[i]!;
+      if (left === 0) break;
+    }
+    return size;
   }
 
   /** Consumes the first `n` buffered bytes. */

@@ -33,3 +33,18 @@ Deno.test("frames reject what an untrusted worker may send", async (t) => {
     }
   });
 });
+
+Deno.test("the decoder keeps its own copy of a partial frame, so the caller may reuse its buffer", () => {
+  const messages = [{ op: "done", stdout: "x".repeat(300) }, { op: "pong" }];
+  const bytes = new Uint8Array(messages.flatMap((m) => [...encodeFrame(m)]));
+  const decoder = new FrameDecoder(1024);
+  const buffer = new Uint8Array(7);
+  const got: unknown[] = [];
+  for (let offset = 0; offset < bytes.byteLength; offset += buffer.byteLength) {
+    const part = bytes.subarray(offset, offset + buffer.byteLength);
+    buffer.set(part);
+    got.push(...decoder.push(buffer.subarray(0, part.byteLength)));
+    buffer.fill(0xff); // what a reused read buffer holds next
+  }
+  assert.deepEqual(got, messages);
+});

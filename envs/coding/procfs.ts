@@ -32,34 +32,48 @@ export interface ProcessInfo {
   noNewPrivs: boolean;
 }
 
+/**
+ * The value of one `Key:\tvalue` line of a /proc/PID/status text, trimmed,
+ * or undefined. Looks up only the keys asked for: a status has some 60 lines.
+ */
+function statusField(text: string, key: string): string | undefined {
+  let start = 0;
+  if (!text.startsWith(`${key}:`)) {
+    const at = text.indexOf(`\n${key}:`);
+    if (at < 0) return undefined;
+    start = at + 1;
+  }
+  const end = text.indexOf("\n", start);
+  return text.slice(start + key.length + 1, end < 0 ? text.length : end).trim();
+}
+
+/** The whitespace-separated numbers of a field, in order. */
+function numbersOf(value: string | undefined): number[] {
+  if (!value) return [];
+  return value.split(/\s+/).filter((s) => s !== "").map(Number);
+}
+
 /** Parses the text of /proc/PID/status. */
 export function parseStatus(pid: number, text: string): ProcessInfo {
-  const fields = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const colon = line.indexOf(":");
-    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  const numbers = (key: string) =>
-    (fields.get(key) ?? "").split(/\s+/).filter((s) => s !== "").map(Number);
   const four = (key: string) => {
-    const [a = -1, b = -1, c = -1, d = -1] = numbers(key);
+    const [a = -1, b = -1, c = -1, d = -1] = numbersOf(statusField(text, key));
     return [a, b, c, d] as [number, number, number, number];
   };
   const last = (key: string) => {
-    const list = numbers(key);
+    const list = numbersOf(statusField(text, key));
     return list.length ? list[list.length - 1] : undefined;
   };
   return {
     pid,
-    ppid: Number(fields.get("PPid") ?? -1),
-    name: fields.get("Name") ?? "",
-    state: (fields.get("State") ?? "?").charAt(0),
+    ppid: Number(statusField(text, "PPid") ?? -1),
+    name: statusField(text, "Name") ?? "",
+    state: (statusField(text, "State") ?? "?").charAt(0),
     uids: four("Uid"),
     gids: four("Gid"),
-    groups: numbers("Groups"),
+    groups: numbersOf(statusField(text, "Groups")),
     pgid: last("NSpgid"),
     sid: last("NSsid"),
-    noNewPrivs: fields.get("NoNewPrivs") === "1",
+    noNewPrivs: statusField(text, "NoNewPrivs") === "1",
   };
 }
 

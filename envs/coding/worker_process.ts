@@ -149,9 +149,7 @@ export class WorkerProcess {
     this.parentPid = zygote.pid;
     this.pid = spawned.pid;
     this.#conn = spawned.conn;
-    this.#channel = new FrameChannel(spawned.conn.readable, spawned.conn.writable, {
-      maxFrameBytes,
-    });
+    this.#channel = new FrameChannel(spawned.conn, { maxFrameBytes });
     this.exited = spawned.exited.then((status) => {
       this.#status = status;
       return status;
