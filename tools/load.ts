@@ -8,7 +8,7 @@ import { GenericEnvClient, type HTTPEnvClient } from "../client/client.ts";
 import { envToken, withToken } from "../client/token.ts";
 import type { Action, Observation, Reward, State } from "../protocol/models.ts";
 import { EnvTorchError } from "../protocol/errors.ts";
-import { parseBaseUrl } from "../client/transport.ts";
+import { httpClientFor, parseBaseUrl } from "../client/transport.ts";
 
 /** Latency summary, in milliseconds. */
 export interface LatencySummary {
@@ -200,9 +200,7 @@ export async function rawStepper(
   token: string | undefined = envToken(),
 ): Promise<Stepper> {
   const endpoint = parseBaseUrl(baseUrl);
-  const client = endpoint.socketPath
-    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
-    : undefined;
+  const client = httpClientFor(endpoint);
   const ws = new WebSocket(`${endpoint.wsBase}/ws`, {
     client,
     headers: withToken(undefined, token),
@@ -255,9 +253,7 @@ export function rawHttpStepper(
   token: string | undefined = envToken(),
 ): Stepper {
   const endpoint = parseBaseUrl(baseUrl);
-  const client = endpoint.socketPath
-    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socketPath } })
-    : undefined;
+  const client = httpClientFor(endpoint);
   let session = "new";
   const body = JSON.stringify({ action });
   const call = async (path: string, payload: string) => {
