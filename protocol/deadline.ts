@@ -45,7 +45,7 @@ class Call implements Cancellation, Deadline {
   #reason: unknown;
 
   constructor(what: string, timeoutS: number, caller?: AbortSignal) {
-    this.at = Date.now() + timeoutS * 1000;
+    this.at = performance.now() + timeoutS * 1000;
     this.#what = what;
     this.#caller = caller;
   }

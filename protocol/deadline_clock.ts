@@ -10,7 +10,7 @@
 
 /** A registered deadline. */
 export interface Deadline {
-  /** `Date.now()` value after which `fire` is called (cheaper than performance.now). */
+  /** `performance.now()` value after which `fire` is called: monotonic, so a clock set back does not delay it. */
   at: number;
   /** Called once, when the deadline passes. */
   fire: () => void;
@@ -27,7 +27,7 @@ export class DeadlineClock {
     this.#resolutionMs = resolutionMs;
   }
 
-  /** Calls `deadline.fire()` once `Date.now()` passes `deadline.at`, unless removed first. */
+  /** Calls `deadline.fire()` once `performance.now()` passes `deadline.at`, unless removed first. */
   add(deadline: Deadline): Deadline {
     this.#pending.add(deadline);
     this.#timer ??= setInterval(() => this.#tick(), this.#resolutionMs);
@@ -36,7 +36,7 @@ export class DeadlineClock {
 
   /** Calls `fire` once `ms` milliseconds have passed, unless removed first. */
   after(ms: number, fire: () => void): Deadline {
-    return this.add({ at: Date.now() + ms, fire });
+    return this.add({ at: performance.now() + ms, fire });
   }
 
   /**
@@ -53,7 +53,7 @@ export class DeadlineClock {
   }
 
   #tick(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const d of this.#pending) {
       if (d.at <= now) {
         this.#pending.delete(d);

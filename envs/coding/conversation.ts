@@ -80,7 +80,7 @@ class Wait {
   #settled = false;
 
   constructor(ms: number) {
-    this.at = Date.now() + Math.max(0, ms);
+    this.at = performance.now() + Math.max(0, ms);
     this.done = new Promise((resolve) => (this.#resolve = resolve));
   }
 
