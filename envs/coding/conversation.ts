@@ -116,16 +116,32 @@ export async function converse(
     return await lost(false, "The worker sent frames nobody asked for: it was replaced");
   }
   const id = randomId();
-  try {
-    await worker.send({ ...message, id });
-  } catch {
-    return await lost(false, "The worker's pipe was closed");
-  }
-  let reply: Record<string, unknown> | null = null;
-  let replied: Event | undefined;
   const watch = watchExit(worker);
   let wait = new Wait(timeoutMs);
   watch.wait = wait;
+  if (worker.status) wait.settle("exit");
+  if (signal?.aborted) wait.settle("timeout");
+  clock.add(wait);
+  signal?.addEventListener("abort", wait, { once: true });
+  const release = () => {
+    clock.remove(wait);
+    signal?.removeEventListener("abort", wait);
+    watch.wait = undefined;
+  };
+  // The request is under the deadline too: a worker that stopped reading its socket would
+  // hold a request larger than the socket's buffer forever.
+  const sent = await Promise.race([
+    worker.send({ ...message, id }).then(() => "sent" as const, () => "unsent" as const),
+    wait.done,
+  ]);
+  if (sent !== "sent") {
+    release();
+    if (sent === "unsent") return await lost(false, "The worker's pipe was closed");
+    if (sent === "exit") return await lost(false, "The worker died");
+    return await lost(true, "The worker did not take the request in time");
+  }
+  let reply: Record<string, unknown> | null = null;
+  let replied: Event | undefined;
   worker.receive().then(
     (m) => {
       reply = m;
@@ -137,17 +153,11 @@ export async function converse(
       watch.wait?.settle("error");
     },
   );
-  if (worker.status) wait.settle("exit");
-  if (signal?.aborted) wait.settle("timeout");
-  clock.add(wait);
-  signal?.addEventListener("abort", wait, { once: true });
   let event: Event;
   try {
     event = await wait.done;
   } finally {
-    clock.remove(wait);
-    signal?.removeEventListener("abort", wait);
-    watch.wait = undefined;
+    release();
   }
   let timedOut = false;
   if (event === "timeout") {

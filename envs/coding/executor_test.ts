@@ -219,6 +219,25 @@ Deno.test("executor timeouts interrupt first and kill if they must", async (t) =
     assert.deepEqual([ok.timed_out, ok.stdout], [false, "done\n"]);
   });
 
+  await t.step(
+    "a runner that stops reading its socket cannot hold a large step past its timeout",
+    async () => {
+      // User code shares the runner's process: it makes the runner's next read sleep instead, so
+      // nothing reads the socket and a request larger than its buffer cannot be sent.
+      const stall = [
+        "import sys, time",
+        "sys._getframe(1).f_globals['_read_exact'] = lambda fd, n: time.sleep(10**6)",
+      ].join("\n");
+      assert.equal((await py.run(stall)).exit_code, 0);
+      const big = `x = ${JSON.stringify("a".repeat(4 << 20))}`;
+      const started = performance.now();
+      const r = await py.run(big, { timeoutS: 1 });
+      assert.ok(performance.now() - started < 10_000, "the step ended");
+      assert.deepEqual([r.timed_out, r.state_lost], [true, true]);
+      assert.deepEqual((await py.run("print('fresh')")).stdout, "fresh\n");
+    },
+  );
+
   await t.step("an abort signal ends the step like a timeout", async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
