@@ -151,6 +151,54 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a process that outlives its step cannot leave files in shared folders for a later episode",
+  ignore: !isRoot,
+  fn: async () => {
+    const shared = await Deno.makeTempDir({ prefix: "envtorch-shared-" });
+    await Deno.chmod(shared, 0o1777);
+    const uidPool = new UidPool({ range: { first: 61170, count: 2 } });
+    try {
+      await using py = await PythonExecutor.start({ timeoutS: 5, uidPool, sweepDirs: [shared] });
+      await py.settled();
+      const first = py.uid;
+      // User code shares the runner's process: it switches off the end-of-step sweep, and leaves
+      // a process that creates files in the shared folder as fast as it can, under a chain of
+      // parents that each take one kill to get through.
+      const leak = [
+        "import os, sys, time",
+        "sys._getframe(1).f_globals['_end_of_step_sweep'] = lambda cfg: 0",
+        "if os.fork() == 0:",
+        "    for _ in range(4):",
+        "        if os.fork() != 0:",
+        "            while True: time.sleep(1)",
+        "    n = 0",
+        "    while True:",
+        "        n += 1",
+        `        os.close(os.open(${
+          JSON.stringify(shared)
+        } + f'/leak-{n}', os.O_CREAT | os.O_WRONLY, 0o644))`,
+        "        time.sleep(0.0001)",
+        "time.sleep(0.05)",
+      ].join("\n");
+      assert.equal((await py.run(leak)).exit_code, 0);
+      // The next episode runs under the other uid; the one after runs under the first again.
+      await py.reset();
+      await py.settled();
+      await py.reset();
+      assert.equal(py.uid, first);
+      const seen = await py.run(`import os\nprint(sorted(os.listdir(${JSON.stringify(shared)})))`);
+      assert.equal(
+        seen.stdout,
+        "[]\n",
+        "nothing of the first episode is left in the shared folder",
+      );
+    } finally {
+      await Deno.remove(shared, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
   name: "executor stops an idle session's spare and starts a new one at its next step",
   ignore: !isRoot,
   fn: async () => {

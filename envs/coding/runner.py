@@ -394,8 +394,9 @@ class _Zygote:
     their own). Requests from the server, on fd 0, each answered on fd 1:
 
     - `spawn` {ref, token, config, replaces?}: kills the worker `replaces`
-      if given, then forks a worker (see `_child`), answers `spawned`
-      {ref, pid};
+      if given (a worker of the same uid), then forks a worker (see
+      `_child`) once that one is gone and no process a dead worker left is
+      (see `fork_pending`), and answers `spawned` {ref, pid};
     - `signal` {pid, sig: "INT" | "KILL"}: signals a live worker of ours;
     - `freeze` {ref, pid}: stops the worker (SIGSTOP; a worker that made us
       its tracer is detached first) and kills every other process of its uid,
@@ -415,6 +416,7 @@ class _Zygote:
         self.cfg = cfg
         self.socket_path = cfg["socket"]
         self.workers = {}
+        self.pending = []  # spawn requests waiting for their fork (see fork_pending)
         self.inbuf = bytearray()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
@@ -450,6 +452,8 @@ class _Zygote:
                     request = json.loads(bytes(self.inbuf[4 : 4 + size]))
                     del self.inbuf[: 4 + size]
                     self.handle(request)
+            if self.pending:
+                self.fork_pending()
 
     def handle(self, request):
         import signal
@@ -473,17 +477,52 @@ class _Zygote:
                 pass
 
     def spawn(self, request):
-        cfg = request["config"]
+        """Kills the worker the new one replaces, if any, and queues the fork."""
         old = request.get("replaces")
-        if old in self.workers:
-            # The worker this one replaces dies first. Its uid's other processes go with the new
-            # worker's kill(-1) at its start, so that its end needs no killer of its own.
+        if old in self.workers and self.workers[old]["uid"] == request["config"].get("uid"):
             import signal
 
             try:
                 os.kill(old, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        else:
+            request["replaces"] = None
+        self.pending.append(request)
+        self.fork_pending()
+
+    def fork_pending(self):
+        """Forks the queued workers whose predecessor is gone, once we have no child but live
+        workers. Every process a dead worker left descends from us and comes back to us as
+        its parents die (we are a child subreaper): with none left, no process of the uid
+        runs, not even one still finishing a system call when it was killed, so the new
+        worker's cleanup lists every file the uid left. Until then the orphans are killed,
+        and their ends wake us up to look again."""
+        ready = [r for r in self.pending if r.get("replaces") not in self.workers]
+        if not ready or not self.orphans_gone():
+            return
+        for request in ready:
+            self.pending.remove(request)
+            self.fork(request)
+
+    def orphans_gone(self):
+        """Kills and reaps our children that are not live workers; True once there is none."""
+        import signal
+
+        for _ in range(3):
+            orphans = _children() - set(self.workers)
+            if not orphans:
+                return True
+            for kid in orphans:
+                try:
+                    os.kill(kid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.reap()
+        return False
+
+    def fork(self, request):
+        cfg = request["config"]
         try:
             pid = os.fork()
         except OSError as e:
@@ -513,6 +552,7 @@ class _Zygote:
             os.close(self.wake_r)
             os.close(self.wake_w)
             self.workers.clear()
+            self.pending = []
             self.inbuf = bytearray()
             _worker(request["config"], self.socket_path, request["token"])
         finally:
@@ -591,10 +631,10 @@ class _Zygote:
         import signal
 
         info = self.workers.pop(pid)
-        # A newer worker of the same uid was forked after this one was killed: its own
-        # kill(-1), as the uid, at its start, has ended whatever this one left.
-        newer = any(w["uid"] == info["uid"] for w in self.workers.values())
-        if info["drop"] and os.getuid() == 0 and not newer:
+        # What it left came back to us (all of it descends from us): with no orphan, nothing
+        # of its uid is left to kill. Otherwise kill(-1) as the uid ends it all at once.
+        left = bool(_children() - set(self.workers))
+        if info["drop"] and os.getuid() == 0 and left:
 
             def kill_all():
                 for _ in range(3):
