@@ -71,7 +71,7 @@ interface LaunchOptions {
   fresh: boolean;
   /** A spare, for the next reset. */
   spare?: boolean;
-  /** The worker of the same uid this one replaces (the zygote kills it just before the fork). */
+  /** The worker of the same uid this one replaces (the zygote kills it, and forks once it is gone). */
   replaces?: WorkerProcess;
 }
 
@@ -544,8 +544,8 @@ export class PythonExecutor implements AsyncDisposable {
     const job = (async () => {
       try {
         if (!this.#closed && this.#spareSlot && !this.#spare) {
-          // The zygote kills `before` just before the spare's fork, whose kill(-1) as the uid
-          // then ends whatever it left: one request, and no killer process of its own.
+          // One request: the zygote kills `before`, and forks the spare under its uid once it
+          // and whatever it left are gone.
           const launched = await this.#launch(this.#spareSlot, newEpisodeName(), {
             fresh: true,
             spare: true,

@@ -90,7 +90,7 @@ def _write_frame(fd, message):
 # --- small system helpers ----------------------------------------------------
 
 
-_LIBC = []
+_LIBC = {}
 
 
 def _libc():
@@ -99,7 +99,7 @@ def _libc():
     Loaded once, in the zygote before it forks, so that no worker pays the
     dlopen and its page faults again. Raises if ctypes cannot load it.
     """
-    if not _LIBC:
+    if "c" not in _LIBC:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
@@ -110,9 +110,9 @@ def _libc():
         libc.shmctl.argtypes = (ctypes.c_int, ctypes.c_int, ptr)
         libc.msgctl.argtypes = (ctypes.c_int, ctypes.c_int, ptr)
         libc.semctl.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr)
-        _LIBC.append(libc)
-        _LIBC.append(ctypes.c_int * 32)  # room for any of the IPC `*_INFO` structs
-    return _LIBC[0]
+        _LIBC["ipc_info"] = ctypes.c_int * 32  # room for any of the IPC `*_INFO` structs
+        _LIBC["c"] = libc
+    return _LIBC["c"]
 
 
 def _prctl(option, value):
@@ -507,18 +507,10 @@ class _Zygote:
 
     def orphans_gone(self):
         """Kills and reaps our children that are not live workers; True once there is none."""
-        import signal
-
         for _ in range(3):
-            orphans = _children() - set(self.workers)
-            if not orphans:
+            if not _children() - set(self.workers):
                 return True
-            for kid in orphans:
-                try:
-                    os.kill(kid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.reap()
+            self.kill_orphans()
         return False
 
     def fork(self, request):
@@ -634,7 +626,7 @@ class _Zygote:
         # What it left came back to us (all of it descends from us): with no orphan, nothing
         # of its uid is left to kill. Otherwise kill(-1) as the uid ends it all at once.
         left = bool(_children() - set(self.workers))
-        if info["drop"] and os.getuid() == 0 and left:
+        if left and info["drop"] and os.getuid() == 0:
 
             def kill_all():
                 for _ in range(3):
@@ -646,7 +638,8 @@ class _Zygote:
             if _as_uid(info["uid"], info["gid"], kill_all) < 0:
                 # No pid left for a killer (a fork bomb at the pids limit): kill from here.
                 _kill_uid_as_root(info["uid"])
-        self.kill_orphans()
+        if left:
+            self.kill_orphans()
         if os.WIFSIGNALED(status):
             code, sig = 128 + os.WTERMSIG(status), os.WTERMSIG(status)
         else:
@@ -664,15 +657,7 @@ class _Zygote:
                 os.kill(kid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if pid in self.workers and not os.WIFSTOPPED(status) and not os.WIFCONTINUED(status):
-                self.ended(pid, status)
+        self.reap()
 
     def shutdown(self):
         import signal
@@ -838,24 +823,6 @@ def _clear_episode_files(cfg, leftovers=None):
     _remove_ipc_objects(uid)
 
 
-# How many System V IPC objects of each kind exist (in this IPC namespace): the
-# `*_INFO` commands fill a struct whose int at `index` counts them.
-_IPC_COUNTS = {"shm": (14, 0), "msg": (12, 0), "sem": (19, 7)}  # SHM_INFO, MSG_INFO, SEM_INFO
-
-
-def _ipc_count(libc, kind):
-    """How many objects of `kind` exist, or None if the kernel would not say."""
-    command, index = _IPC_COUNTS[kind]
-    info = _LIBC[1]()
-    if kind == "shm":
-        got = libc.shmctl(0, command, info)
-    elif kind == "msg":
-        got = libc.msgctl(0, command, info)
-    else:
-        got = libc.semctl(0, 0, command, info)
-    return None if got < 0 else info[index]
-
-
 def _remove_ipc_objects(uid):
     """Removes the System V shared memory, message queues and semaphores the uid owns or made.
 
@@ -868,14 +835,18 @@ def _remove_ipc_objects(uid):
         libc = _libc()
     except Exception:
         return
+    info = _LIBC["ipc_info"]()
+    # Per kind: how many exist in this IPC namespace (SHM_INFO 14, MSG_INFO 12 and SEM_INFO 19
+    # fill a struct with that count at int 0, 0 and 7; None if the kernel would not say), and
+    # how to remove one (IPC_RMID = 0).
     kinds = [
-        ("shm", "shmid", lambda i: libc.shmctl(i, 0, None)),
-        ("msg", "msqid", lambda i: libc.msgctl(i, 0, None)),
-        ("sem", "semid", lambda i: libc.semctl(i, 0, 0, None)),
+        ("shm", "shmid", lambda: info[0] if libc.shmctl(0, 14, info) >= 0 else None, lambda i: libc.shmctl(i, 0, None)),
+        ("msg", "msqid", lambda: info[0] if libc.msgctl(0, 12, info) >= 0 else None, lambda i: libc.msgctl(i, 0, None)),
+        ("sem", "semid", lambda: info[7] if libc.semctl(0, 0, 19, info) >= 0 else None, lambda i: libc.semctl(i, 0, 0, None)),
     ]
-    for name, id_column, remove in kinds:
+    for name, id_column, count, remove in kinds:
         try:
-            if _ipc_count(libc, name) == 0:
+            if count() == 0:
                 continue
         except Exception:
             pass

@@ -105,8 +105,9 @@ export interface WorkerStartOptions {
   /** Largest frame accepted from the runner, in bytes. */
   maxFrameBytes: number;
   /**
-   * A worker of the same zygote that this one replaces: the zygote kills it
-   * just before the fork (call its {@link WorkerProcess.stop} afterwards).
+   * A worker of the same zygote and uid that this one replaces: the zygote
+   * kills it, and forks once it is gone (call its {@link WorkerProcess.stop}
+   * afterwards).
    */
   replaces?: WorkerProcess;
 }

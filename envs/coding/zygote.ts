@@ -208,8 +208,8 @@ export class Zygote {
   /**
    * Forks a worker with `config` and waits until it has connected (as root,
    * before its drop). Resolves with its pid, its connection, and its end.
-   * With `replaces` (a live worker's pid), the zygote kills that worker just
-   * before the fork.
+   * With `replaces` (a live worker's pid, of the same uid), the zygote kills
+   * that worker and forks once it, and whatever it left, is gone.
    */
   async spawn(
     config: Record<string, unknown>,
